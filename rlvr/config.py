@@ -1,0 +1,143 @@
+"""Structured configs (Hydra) for `rlvr train`. conf/ mirrors these dataclasses as YAML groups.
+
+Every knob has a default, a type and one line of doc. `register_configs()` puts the schema into
+Hydra's ConfigStore as `rlvr_schema`, which conf/config.yaml extends, so a typo in an override
+is an error rather than a silently ignored key.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from typing import Any
+
+from rlvr.algorithms.config import AlgorithmConfig
+
+
+@dataclasses.dataclass
+class BaseModelConfig:
+    """The base checkpoint `rlvr pretrain` makes when no model path is given (cached)."""
+
+    vocab_size: int = 512  # BPE vocabulary of the tokenizer trained on the corpus
+    hidden_size: int = 128  # tiny Qwen2 width (head_dim 64: vLLM's CPU attention needs >= 32)
+    num_layers: int = 4  # decoder layers
+    num_heads: int = 2  # attention heads (head_dim = hidden_size / num_heads)
+    intermediate_size: int = 512  # MLP width
+    max_position_embeddings: int = 512  # context length of the base
+    corpus: str = "arithmetic"  # datasets/<corpus>.py provides pretrain_corpus(n_docs, seed)
+    corpus_docs: int = 60000  # documents drawn from the corpus generator
+    steps: int = 600  # optimizer steps of pretraining
+    batch_size: int = 32  # packed sequences per optimizer step (all workers)
+    seq_len: int = 128  # packed sequence length
+    lr: float = 3e-3  # peak learning rate (cosine with warm-up)
+    warmup_steps: int = 30  # linear warm-up steps
+    seed: int = 0  # seed for the corpus, tokenizer and init
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    path: str = ""  # Hugging Face checkpoint dir; empty: the cached tiny base built from `base`
+    dtype: str = "float32"  # weights dtype for rollout and learner master weights
+    base: BaseModelConfig = field(default_factory=BaseModelConfig)
+
+
+@dataclasses.dataclass
+class DataConfig:
+    source: str = "arithmetic"  # builtin dataset name (datasets/<name>.py) or a .jsonl/.parquet path
+    eval_source: str = ""  # eval set source; empty: the same source's eval split
+    train_size: int = 4000  # training prompts drawn (builtin generators) or kept (files; 0 = all)
+    eval_size: int = 200  # held-out prompts for eval/accuracy
+    prompt_template: str = ""  # str.format template with {question}; empty: the dataset's own template
+    default_verifier: str = "math"  # verifier for rows without a `verifier` field
+    seed: int = 0  # seed for generation and shuffling of the data
+
+
+@dataclasses.dataclass
+class RolloutConfig:
+    num_engines: int = 1  # vLLM engines (Ray actors), one placement bundle each
+    gpus_per_engine: int = 1  # GPUs per engine when GPUs exist (tensor parallel size)
+    cpus_per_engine: float = 1.0  # Ray CPUs reserved per engine
+    group_size: int = 8  # samples per prompt (G)
+    prompts_per_step: int = 16  # prompt groups per optimizer step
+    max_tokens: int = 32  # response length cap (a length schedule may override it)
+    temperature: float = 1.0  # sampling temperature (learner log-probs use the same)
+    top_p: float = 1.0  # nucleus sampling
+    stop: list[str] = field(default_factory=list)  # extra stop strings; the dataset's own stops are added
+    async_steps: int = 1  # use groups sampled at most this many policy versions ago
+    max_model_len: int = 256  # vLLM context length
+    gpu_memory_utilization: float = 0.3  # vLLM memory share (on CPU: ignored in favour of kv_cache_gb)
+    kv_cache_gb: int = 1  # VLLM_CPU_KVCACHE_SPACE on CPU
+    enforce_eager: bool = True  # no CUDA graphs / compile (needed on CPU; faster start-up)
+    logprob_probe_size: int = 8  # sequences re-scored after each weight sync for rollout/logprob_gap
+    skip_weight_sync: bool = False  # testing only: never push new weights (the gap test must fail)
+
+
+@dataclasses.dataclass
+class LearnerConfig:
+    num_workers: int = 2  # FSDP2 data-parallel workers (Ray actors)
+    gpus_per_worker: int = 1  # GPUs per worker when GPUs exist
+    cpus_per_worker: float = 1.0  # Ray CPUs reserved per worker
+    threads_per_worker: int = 1  # torch intra-op threads per worker on CPU
+    lr: float = 1e-3  # AdamW learning rate (tiny models want large ones; 1e-6 for 7B)
+    weight_decay: float = 0.0  # AdamW weight decay
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas
+    warmup_steps: int = 0  # linear warm-up steps
+    lr_schedule: str = "constant"  # constant | cosine | linear (after warm-up)
+    grad_clip: float = 1.0  # max global gradient norm (0: off)
+    micro_batch_size: int = 32  # sequences per forward/backward on one worker
+    mini_batches: int = 1  # optimizer steps per rollout batch (1: on-policy, ratio == 1)
+    mixed_precision: str = "bf16"  # on GPU: bf16 | fp32 params in compute; ignored on CPU
+    backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | gloo | nccl
+
+
+@dataclasses.dataclass
+class RewardConfig:
+    verifier: str = ""  # override every row's verifier (e.g. random for the negative control)
+    options: dict[str, Any] = field(default_factory=dict)  # keyword options for that verifier
+    timeout_s: float = 10.0  # hard per-item timeout of verifier workers
+    num_workers: int = 2  # verifier worker processes
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    every: int = 0  # evaluate every N steps (0: only before and after training)
+    temperature: float = 0.0  # 0: greedy
+    samples: int = 1  # samples per prompt (avg@k)
+    max_tokens: int = 32  # response cap at eval
+
+
+@dataclasses.dataclass
+class RayConfig:
+    address: str = ""  # join this cluster (e.g. auto or host:port); empty: start a local one
+    num_cpus: int = 0  # logical CPUs of a local cluster (0: enough for the placement)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    seed: int = 0  # global seed: sampling, init, data order
+    steps: int = 40  # optimizer steps (rollout batches)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    output_dir: str = ""  # run directory; empty: Hydra's run dir (or the cwd outside Hydra)
+    save_checkpoint: bool = True  # write the final HF checkpoint to <run>/checkpoint
+    progress: bool = True  # tqdm progress bar on the terminal
+
+
+def register_configs() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="rlvr_schema", node=TrainConfig)
+
+
+def to_dataclass(cfg: Any) -> TrainConfig:
+    """An OmegaConf DictConfig (from Hydra or a test) as a typed TrainConfig, validated."""
+    from omegaconf import OmegaConf
+
+    merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
+    return OmegaConf.to_object(merged)  # type: ignore[return-value]

@@ -1,0 +1,180 @@
+"""One FSDP2 data-parallel learner worker (a Ray actor; gloo on CPU, NCCL on GPU).
+
+All workers of a group run the same calls in lock-step: every forward, backward and
+state-dict gather is a collective, so each worker must get the same number of micro-batches
+(the batcher pads with zero-weight ones).
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from rlvr.learner import objectives
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return int(s.getsockname()[1])
+
+
+def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
+    """Multiplier of the peak learning rate at optimizer step `step` (0-based)."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant" or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if schedule == "cosine":
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if schedule == "linear":
+        return max(0.0, 1.0 - progress)
+    raise ValueError(f"learner.lr_schedule: unknown schedule {schedule!r} (constant, cosine, linear)")
+
+
+class LearnerWorker:
+    def __init__(self, rank: int, world_size: int, cfg: dict[str, Any], seed: int):
+        self.rank = rank
+        self.world_size = world_size
+        self.cfg = cfg
+        self.seed = seed
+        self.device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+        if self.device.type == "cpu":
+            torch.set_num_threads(int(cfg.get("threads_per_worker", 1)))
+        self.step_count = 0
+        self.total_steps = int(cfg.get("total_steps", 0))
+
+    def address(self) -> tuple[str, int]:
+        return socket.gethostbyname(socket.gethostname()), free_port()
+
+    def setup(self, master_addr: str, master_port: int, model_path: str, dtype: str = "float32") -> int:
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+        from transformers import AutoModelForCausalLM
+
+        os.environ["MASTER_ADDR"] = master_addr
+        os.environ["MASTER_PORT"] = str(master_port)
+        backend = self.cfg.get("backend", "auto")
+        if backend == "auto":
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend, rank=self.rank, world_size=self.world_size)
+        torch.manual_seed(self.seed)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype), attn_implementation="sdpa")
+        model.to(self.device)
+        mp = None
+        if self.device.type == "cuda" and self.cfg.get("mixed_precision", "bf16") == "bf16":
+            mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        kwargs = {"mp_policy": mp} if mp is not None else {}
+        for layer in model.model.layers:
+            fully_shard(layer, **kwargs)
+        fully_shard(model, **kwargs)
+        self.model = model
+        self.ref_model = None
+        if self.cfg.get("load_reference", False):
+            # Only when a KL term is on: a frozen copy of the starting policy, sharded the same way.
+            ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype), attn_implementation="sdpa")
+            ref.to(self.device).eval().requires_grad_(False)
+            for layer in ref.model.layers:
+                fully_shard(layer, **kwargs)
+            fully_shard(ref, **kwargs)
+            self.ref_model = ref
+        betas = tuple(self.cfg.get("betas", [0.9, 0.999]))
+        self.peak_lr = float(self.cfg.get("lr", 1e-3))
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.peak_lr, betas=betas,
+                                           weight_decay=float(self.cfg.get("weight_decay", 0.0)))
+        self.model_path = model_path
+        return sum(p.numel() for p in model.parameters())
+
+    # ------------------------------------------------------------------ steps
+    def _to_device(self, mb: dict[str, Any]) -> dict[str, Any]:
+        return {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in mb.items()}
+
+    def train_step(self, micro_batches: list[dict[str, Any]], objective: str, ctx: dict[str, Any]) -> dict[str, float]:
+        """One optimizer step over this worker's micro-batches; returns summed stats.
+
+        `ctx` carries what every worker needs to normalise exactly (the step's global token and
+        sequence counts) plus the objective's settings. Each micro-batch loss is this worker's
+        share of the global loss; it is multiplied by world_size because FSDP averages gradients
+        over workers, and the global loss is their sum, not their mean.
+        """
+        fn = objectives.get(objective)
+        started = time.time()
+        self.model.train()
+        lr = self.peak_lr * lr_factor(self.step_count, int(self.cfg.get("warmup_steps", 0)),
+                                      int(ctx.get("total_steps", self.total_steps)), self.cfg.get("lr_schedule", "constant"))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        totals: dict[str, float] = {}
+        tokens = 0
+        for mb in micro_batches:
+            mb = self._to_device(mb)
+            if self.ref_model is not None:
+                with torch.no_grad():
+                    mb["ref_logp"] = objectives.token_logprobs(self.ref_model, mb, float(ctx.get("temperature", 1.0)))
+            loss, stats = fn(self.model, mb, ctx)
+            (loss * self.world_size).backward()
+            tokens += int(mb.get("num_tokens", mb["input_ids"].numel()))
+            for k, v in stats.items():
+                totals[k] = totals.get(k, 0.0) + float(v)
+        clip = float(self.cfg.get("grad_clip", 0.0))
+        if clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            totals["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step_count += 1
+        totals["lr"] = lr
+        totals["seconds"] = time.time() - started
+        totals["input_tokens"] = float(tokens)
+        return totals
+
+    @torch.no_grad()
+    def logprobs(self, micro_batches: list[dict[str, Any]], temperature: float = 1.0) -> list[torch.Tensor]:
+        """Per-target-token log-probs [B, L-1] of each micro-batch under the current weights."""
+        self.model.eval()
+        out = []
+        for mb in micro_batches:
+            mb = self._to_device(mb)
+            out.append(objectives.token_logprobs(self.model, mb, temperature).float().cpu())
+        return out
+
+    # ---------------------------------------------------------------- weights
+    def full_state_dict(self) -> dict[str, torch.Tensor] | None:
+        """The unsharded state dict on CPU at rank 0 (None elsewhere). A collective: call on all."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        sd = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        if self.rank != 0:
+            return None
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+        tied = getattr(self.model.config, "tie_word_embeddings", False)
+        if "lm_head.weight" not in sd and tied:
+            # vLLM's loader wants the head even when tied (without it log-probs came out wrong).
+            sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
+        return sd
+
+    def save(self, path: str, tokenizer_dir: str | None = None) -> str | None:
+        """Write an HF checkpoint (config, safetensors, tokenizer) from rank 0. A collective."""
+        sd = self.full_state_dict()
+        if self.rank != 0:
+            return None
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        config = AutoConfig.from_pretrained(self.model_path)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(sd, assign=True, strict=False)
+        model.tie_weights()
+        os.makedirs(path, exist_ok=True)
+        model.save_pretrained(path)
+        AutoTokenizer.from_pretrained(tokenizer_dir or self.model_path).save_pretrained(path)
+        return path
+
+    def shutdown(self) -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()

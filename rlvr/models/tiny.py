@@ -1,0 +1,65 @@
+"""Tiny Qwen2 models: the same architecture vLLM and the FSDP learner serve, small enough for two CPU cores."""
+from __future__ import annotations
+
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+# Head sizes vLLM's CPU attention backend compiles kernels for (vllm/v1/attention/backends/cpu_attn.py);
+# a config outside this list would train here and then fail to load in the rollout engine.
+VLLM_CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
+def tiny_qwen2_config(
+    vocab_size: int,
+    hidden_size: int = 128,
+    num_layers: int = 4,
+    num_heads: int = 2,
+    head_dim: int = 64,
+    intermediate_size: int = 512,
+    max_position_embeddings: int = 512,
+    tie_word_embeddings: bool = True,
+    num_kv_heads: int | None = None,
+    rope_theta: float = 10000.0,
+    eos_token_id: int = 0,
+    bos_token_id: int = 0,
+    pad_token_id: int = 0,
+    **extra,
+) -> Qwen2Config:
+    """A Qwen2Config for a ~1M-parameter model. ``head_dim`` must be one vLLM's CPU attention supports."""
+    if head_dim not in VLLM_CPU_HEAD_DIMS:
+        raise ValueError(f"head_dim={head_dim} is not supported by vLLM's CPU attention; use one of "
+                         f"{VLLM_CPU_HEAD_DIMS} (64 is the default)")
+    num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+    if num_heads % num_kv_heads:
+        raise ValueError(f"num_heads={num_heads} must be a multiple of num_kv_heads={num_kv_heads}")
+    if vocab_size <= max(eos_token_id, bos_token_id, pad_token_id):
+        raise ValueError(f"vocab_size={vocab_size} is too small for the special token ids")
+    return Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        head_dim=head_dim,
+        max_position_embeddings=max_position_embeddings,
+        tie_word_embeddings=tie_word_embeddings,
+        rope_parameters={"rope_type": "default", "rope_theta": rope_theta},
+        eos_token_id=eos_token_id,
+        bos_token_id=bos_token_id,
+        pad_token_id=pad_token_id,
+        dtype="float32",
+        **extra,
+    )
+
+
+def init_model(config: Qwen2Config, seed: int) -> Qwen2ForCausalLM:
+    """A freshly initialised float32 model; the same (config, seed) gives bit-identical weights."""
+    # Seed the global generator (that is what transformers' init uses) and put the caller's state back after.
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(config)
+    finally:
+        torch.random.set_rng_state(state)
+    return model.to(torch.float32)

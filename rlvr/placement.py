@@ -1,0 +1,57 @@
+"""Ray cluster start-up and placement groups for rollout engines and learner workers.
+
+On a machine without GPUs every bundle is CPU-only; with GPUs, engines get `gpus_per_engine`
+and learner workers `gpus_per_worker`. The same config scales out by changing counts.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+from ray.util.placement_group import PlacementGroup, placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+log = logging.getLogger(__name__)
+
+
+def gpus_available() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # pragma: no cover - torch without CUDA runtime
+        return 0
+
+
+def init_ray(address: str = "", num_cpus: int = 0, needed_cpus: float = 0.0) -> None:
+    """Join `address`, or start a local cluster big enough for the placement.
+
+    Ray counts logical CPUs: on a 2-core laptop one engine and two learner workers reserve
+    three, so the local cluster advertises max(cores, what the placement needs). The
+    processes still share the real cores; this only stops Ray from waiting forever.
+    """
+    if ray.is_initialized():
+        return
+    env = {"env_vars": {"TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}}
+    if address:
+        ray.init(address=address, runtime_env=env, log_to_driver=True)
+        return
+    cpus = num_cpus or max(os.cpu_count() or 1, int(needed_cpus + 0.999))
+    ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=env, log_to_driver=True,
+             configure_logging=False)
+    log.info("started a local Ray cluster with %d logical CPUs", cpus)
+
+
+def make_placement(count: int, cpus: float, gpus: int, name: str) -> PlacementGroup:
+    """A placement group of `count` bundles, packed, ready before returning."""
+    bundle: dict[str, float] = {"CPU": cpus}
+    if gpus > 0:
+        bundle["GPU"] = gpus
+    pg = placement_group([dict(bundle) for _ in range(count)], strategy="PACK", name=name)
+    ray.get(pg.ready(), timeout=300)
+    return pg
+
+
+def bundle_strategy(pg: PlacementGroup, index: int) -> PlacementGroupSchedulingStrategy:
+    return PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index)

@@ -1,0 +1,1 @@
+"""Training recipes that produce the checkpoints RL starts from (base, midtraining, SFT)."""

@@ -1,0 +1,116 @@
+"""Causal-LM training on the same FSDP2 learner the RL loop uses (objective `causal_lm`).
+
+Rows come pre-packed (rlvr.data.packing): position ids restart per document and a 4-D
+block-causal mask keeps documents apart. The loss is summed over label tokens and divided by
+the optimizer step's label-token count across all workers and micro-batches.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from rlvr.data.packing import collate, packed_attention_mask
+from rlvr.learner.group import LearnerGroup
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class CausalLMConfig:
+    steps: int = 600  # optimizer steps
+    batch_size: int = 32  # packed rows per optimizer step, all workers together
+    micro_batch_size: int = 16  # rows per forward/backward on one worker (gradient accumulation beyond)
+    lr: float = 3e-3  # peak learning rate
+    warmup_steps: int = 30  # linear warm-up
+    lr_schedule: str = "cosine"  # cosine | linear | constant after warm-up
+    weight_decay: float = 0.01  # AdamW weight decay
+    grad_clip: float = 1.0  # max gradient norm
+    num_workers: int = 2  # FSDP workers
+    threads_per_worker: int = 1  # torch threads per worker on CPU
+    save_every: int = 0  # also save a checkpoint every N steps (0: only at the end)
+    log_every: int = 50  # log a line every N steps
+    peak_tflops: float = 0.0  # per-worker peak for MFU (0: guess: 989 for an H100 bf16, 0.1 on CPU)
+    seed: int = 0  # data order
+
+
+def micro_batches(rows: Sequence[dict], num_workers: int, micro_batch_size: int) -> list[list[dict[str, Any]]]:
+    """Split a step's packed rows over workers (equal counts) and into micro-batches."""
+    per_worker = [list(rows[i::num_workers]) for i in range(num_workers)]
+    shards: list[list[dict[str, Any]]] = []
+    for part in per_worker:
+        mbs = []
+        for k in range(0, len(part), micro_batch_size):
+            batch = collate(part[k : k + micro_batch_size])
+            mbs.append({
+                "input_ids": batch["input_ids"],
+                "labels": batch["labels"],
+                "position_ids": batch["position_ids"],
+                "attention_mask": packed_attention_mask(batch["position_ids"]),
+                "num_tokens": int(batch["input_ids"].numel()),
+            })
+        shards.append(mbs)
+    most = max(len(m) for m in shards)
+    for mbs in shards:
+        while len(mbs) < most:
+            filler = dict(shards[0][0])
+            filler["labels"] = torch.full_like(filler["labels"], -100)
+            filler["num_tokens"] = 0
+            mbs.append(filler)
+    return shards
+
+
+def label_tokens(shards: list[list[dict[str, Any]]]) -> int:
+    return sum(int((mb["labels"][:, 1:] != -100).sum()) for mbs in shards for mb in mbs)
+
+
+def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, out_dir: str | Path,
+                    on_log: Callable[[dict[str, Any]], None] | None = None, tokenizer_dir: str | None = None) -> str:
+    """Train from `init_path` on packed `rows`; write the final HF checkpoint to `out_dir`. Returns its path."""
+    if len(rows) < cfg.batch_size:
+        raise ValueError(f"causal LM: {len(rows)} packed rows, fewer than one batch ({cfg.batch_size})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    learner_cfg = {"num_workers": cfg.num_workers, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
+                   "warmup_steps": cfg.warmup_steps, "lr_schedule": cfg.lr_schedule, "grad_clip": cfg.grad_clip,
+                   "threads_per_worker": cfg.threads_per_worker, "total_steps": cfg.steps, "betas": [0.9, 0.95]}
+    group = LearnerGroup(init_path, learner_cfg, cfg.seed)
+    peak = cfg.peak_tflops or (989.0 if torch.cuda.is_available() else 0.1)
+    rng = random.Random(cfg.seed)
+    order: list[int] = []
+    started = time.time()
+    log_path = out / "train_log.jsonl"
+    try:
+        with log_path.open("w") as logf:
+            for step in range(cfg.steps):
+                batch = []
+                while len(batch) < cfg.batch_size:
+                    if not order:
+                        order = list(range(len(rows)))
+                        rng.shuffle(order)
+                    batch.append(rows[order.pop()])
+                shards = micro_batches(batch, cfg.num_workers, cfg.micro_batch_size)
+                tokens = label_tokens(shards)
+                stats = group.train_step(shards, "causal_lm", {"global_tokens": tokens, "total_steps": cfg.steps})
+                if (step + 1) % cfg.log_every == 0 or step == 0 or step + 1 == cfg.steps:
+                    tps = stats["input_tokens"] / max(1e-9, stats["seconds"])
+                    line = {"step": step + 1, "loss": stats["loss_sum"] / max(1, stats["label_tokens"]),
+                            "lr": stats["lr"], "tokens_per_s": tps,
+                            "mfu": 6.0 * group.num_parameters * tps / (peak * 1e12 * cfg.num_workers),
+                            "elapsed_s": time.time() - started}
+                    logf.write(json.dumps(line) + "\n")
+                    logf.flush()
+                    log.info("causal-lm step %d loss %.4f tokens/s %.0f", step + 1, line["loss"], tps)
+                    if on_log is not None:
+                        on_log(line)
+                if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+                    group.save(str(out / f"step_{step + 1}"), tokenizer_dir or init_path)
+        return group.save(str(out / "final"), tokenizer_dir or init_path)
+    finally:
+        group.shutdown()

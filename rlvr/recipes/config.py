@@ -1,0 +1,296 @@
+"""Recipe configs: the structured schema of conf/recipe/<name>.yaml and how a recipe is composed.
+
+A recipe is one training stage that produces a checkpoint RL can start from: a base (pretrain), a
+midtraining anneal, a long-context extension, a Think SFT, or a microanneal pair. Recipes are Hydra
+primary configs in conf/recipe/ that extend the `rlvr_recipe_schema` structured config below, so a
+mistyped override is an error, and `--cfg job` prints what would run without running it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+from rlvr.paths import CONF_DIR
+
+RECIPE_DIR = CONF_DIR / "recipe"
+STAGES = ("pretrain", "midtrain", "long_context", "sft", "microanneal")
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run as configured; the message names the recipe and the key."""
+
+
+@dataclasses.dataclass
+class TinyModelConfig:
+    """A tiny Qwen2 made from scratch (model.init=tiny): tokenizer trained on the mix, random init."""
+
+    vocab_size: int = 512  # BPE vocabulary (256 bytes + 5 specials + merges)
+    hidden_size: int = 128  # width; head_dim = hidden_size / num_heads must suit vLLM's CPU attention
+    num_layers: int = 4  # decoder layers
+    num_heads: int = 2  # attention heads
+    intermediate_size: int = 512  # MLP width
+    max_position_embeddings: int = 512  # context length written into the config
+    tokenizer_docs: int = 20000  # documents drawn from the mix's sources to train the tokenizer
+    seed: int = 0  # tokenizer sample and weight init
+
+
+@dataclasses.dataclass
+class RecipeModelConfig:
+    path: str = ""  # start checkpoint: HF dir, hub id, "base" (rlvr's cached tiny base) or "recipe:NAME"
+    init: str = "pretrained"  # pretrained (load path) | tiny (new tokenizer + tiny Qwen2) | config (random init of path's config)
+    tokenizer: str = ""  # tokenizer dir or hub id; empty: the start checkpoint's own
+    dtype: str = "float32"  # learner weights dtype (bf16 compute on GPU comes from train.mixed_precision)
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+
+
+@dataclasses.dataclass
+class DataConfig:
+    mix: str = ""  # mix file: a name in conf/recipe/mix/ or a path to a YAML list of sources
+    total_tokens: int = 0  # token budget shared by the weighted sources (0: only per-source budgets)
+    seq_len: int = 128  # packed row length (tokens)
+    packing: bool = True  # pack documents into rows (position ids restart, block-causal mask)
+    seed: int = 0  # seed of generators and of sampling to the budget
+
+
+@dataclasses.dataclass
+class DecontaminationConfig:
+    enabled: bool = True  # check the mix against the eval sets before training
+    n: int = 13  # n-gram length, in normalised words
+    eval_sets: list[str] = field(default_factory=lambda: ["arithmetic"])  # prompt sources (builtin, public set, file)
+    eval_split: str = "eval"  # split of builtin eval sets (public sets and files use their own)
+    eval_size: int = 0  # rows per eval set (0: every row of a file, 1000 from a generator)
+    drop: bool = True  # drop matching training documents (False: only report them)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    steps: int = 0  # optimizer steps; 0: derived from the data (tokens / (batch_size * seq_len) * epochs)
+    epochs: float = 1.0  # passes over the data when steps is derived
+    batch_size: int = 32  # rows (packed rows or SFT examples) per optimizer step, all workers together
+    micro_batch_size: int = 16  # rows per forward/backward on one worker
+    lr: float = 1e-3  # peak learning rate
+    warmup_steps: int = 10  # linear warm-up
+    lr_schedule: str = "linear"  # cosine | linear (to 0: an anneal) | constant
+    weight_decay: float = 0.01  # AdamW weight decay
+    grad_clip: float = 1.0  # max gradient norm
+    num_workers: int = 2  # FSDP workers (one per GPU on a GPU node)
+    threads_per_worker: int = 1  # torch threads per worker on CPU
+    gpus_per_worker: int = 1  # GPUs per worker when GPUs exist
+    mixed_precision: str = "bf16"  # on GPU: bf16 compute with fp32 reduce | fp32
+    save_every: int = 0  # also save every N steps (0: only the final checkpoint)
+    log_every: int = 25  # log a line every N steps
+    peak_tflops: float = 0.0  # per-worker peak for MFU (0: 989 for an H100 bf16, 0.1 on CPU)
+    seed: int = 0  # data order
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    enabled: bool = True  # evaluate the start and the final checkpoint
+    source: str = "arithmetic"  # prompt source (builtin, public set such as gsm8k, or a JSONL/Parquet file)
+    split: str = "eval"  # split of a builtin source (public sets use "test")
+    size: int = 200  # prompts evaluated
+    seed: int = 1  # the seed `rlvr train` uses for its eval set (data.seed + 1), so figures match
+    max_tokens: int = 32  # greedy response cap
+    batch_size: int = 64  # prompts per generate call
+    engine: str = "transformers"  # transformers (cheap, CPU) | vllm
+    chat: bool = False  # wrap questions in the tokenizer's chat template (SFT/Think models)
+
+
+@dataclasses.dataclass
+class LongContextConfig:
+    rope_type: str = "yarn"  # RoPE scaling written into the config (transformers rope_parameters)
+    factor: float = 4.0  # new context = original_max_position_embeddings * factor
+    original_max_position_embeddings: int = 0  # the length the model was trained at (0: its max_position_embeddings)
+    beta_fast: float = 32.0  # YaRN ramp boundaries (the paper's defaults)
+    beta_slow: float = 1.0
+    long_share: float = 0.5  # share of the token budget in long documents (the rest stays short)
+    long_join: int = 0  # long documents join this many source documents (0: enough to fill seq_len)
+    eval_lengths: list[int] = field(default_factory=lambda: [128, 256, 512])  # perplexity measured at these lengths
+    eval_docs: int = 8  # long documents per eval length
+
+
+@dataclasses.dataclass
+class SFTConfig:
+    data: list[str] = field(default_factory=lambda: ["think:arithmetic"])  # JSONL of {"messages": [...]} or a trace generator
+    max_examples: int = 4000  # examples drawn (generators) or kept (files; 0: all)
+    max_len: int = 256  # examples longer than this are dropped (counted in the log)
+    packing: bool = False  # pack examples into data.seq_len rows (off: one padded example per row)
+    chat_template: str = "think"  # "think" (ChatML with <think> reasoning) or a path to a Jinja file
+
+
+@dataclasses.dataclass
+class MicroannealConfig:
+    candidate: str = ""  # source under test: builtin generator (arithmetic:midtrain), file, or mix entry YAML
+    baseline: str = "arithmetic:pretrain"  # the "web" source it is mixed with and compared against
+    tokens: int = 200000  # anneal budget of each run (candidate run: half candidate, half baseline)
+    candidate_share: float = 0.5  # the candidate's share of its run's budget
+    text_field: str = "text"  # text field of file sources given on the command line
+
+
+@dataclasses.dataclass
+class HardwareConfig:
+    """What the recipe was sized for; `--cfg job` checks worker counts against it."""
+
+    device: str = "cpu"  # cpu | gpu
+    nodes: int = 1  # machines
+    gpus_per_node: int = 0  # accelerators per machine (0 on CPU)
+    gpu: str = ""  # e.g. H100-80GB
+    notes: str = ""  # memory, interconnect, wall-clock estimate
+
+
+@dataclasses.dataclass
+class RecipeConfig:
+    name: str = ""  # the recipe's name (its file name in conf/recipe/)
+    stage: str = "midtrain"  # pretrain | midtrain | long_context | sft | microanneal
+    description: str = ""  # one line on what the recipe is for
+    model: RecipeModelConfig = field(default_factory=RecipeModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    long_context: LongContextConfig = field(default_factory=LongContextConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    microanneal: MicroannealConfig = field(default_factory=MicroannealConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    output_dir: str = ""  # where the stage writes; empty: runs/recipes/<name>/<timestamp>
+
+
+def register_schema() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="rlvr_recipe_schema", node=RecipeConfig)
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+
+
+def compose_recipe(name: str, overrides: list[str] | None = None) -> RecipeConfig:
+    """The typed, validated RecipeConfig for conf/recipe/<name>.yaml with Hydra `overrides`."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if name not in list_recipes():
+        raise RecipeError(f"unknown recipe {name!r}; known: {', '.join(list_recipes())} (in {RECIPE_DIR})")
+    register_schema()
+    try:
+        with initialize_config_dir(config_dir=str(RECIPE_DIR), version_base="1.3"):
+            composed = compose(config_name=name, overrides=list(overrides or []))
+        merged = OmegaConf.merge(OmegaConf.structured(RecipeConfig), composed)
+        cfg: RecipeConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise RecipeError(f"recipe {name!r}: {exc}") from None
+    if not cfg.name:
+        cfg.name = name
+    validate(cfg)
+    return cfg
+
+
+def to_yaml(cfg: RecipeConfig) -> str:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def to_dict(cfg: RecipeConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def resolve_mix_path(mix: str) -> Path:
+    """A mix name (conf/recipe/mix/<name>.yaml) or a path (absolute, or relative to the cwd or conf/recipe)."""
+    if not mix:
+        raise RecipeError("data.mix is empty")
+    if not mix.endswith((".yaml", ".yml")) and "/" not in mix:
+        return RECIPE_DIR / "mix" / f"{mix}.yaml"
+    path = Path(mix)
+    if path.is_absolute() or path.exists():
+        return path
+    return RECIPE_DIR / path
+
+
+def derived_steps(cfg: RecipeConfig, budget_tokens: int) -> int:
+    """Optimizer steps when train.steps is 0: the budget in rows of seq_len, epochs times, per batch."""
+    if cfg.train.steps > 0:
+        return cfg.train.steps
+    rows = budget_tokens / max(1, cfg.data.seq_len)
+    return max(1, int(rows * cfg.train.epochs / max(1, cfg.train.batch_size)))
+
+
+def validate(cfg: RecipeConfig) -> None:
+    """Checks that need no data and no model: values, the mix file, the hardware sizing."""
+    where = f"recipe {cfg.name!r}"
+
+    def fail(key: str, message: str) -> None:
+        raise RecipeError(f"{where}: {key}: {message}")
+
+    if cfg.stage not in STAGES:
+        fail("stage", f"unknown stage {cfg.stage!r}; expected one of {', '.join(STAGES)}")
+    if cfg.model.init not in ("pretrained", "tiny", "config"):
+        fail("model.init", f"unknown {cfg.model.init!r}; expected pretrained, tiny or config")
+    if cfg.model.init != "tiny" and not cfg.model.path:
+        fail("model.path", "empty; give a checkpoint, a hub id, 'base' or 'recipe:NAME' (or model.init=tiny)")
+    t = cfg.train
+    for key in ("batch_size", "micro_batch_size", "num_workers", "threads_per_worker", "log_every"):
+        if getattr(t, key) < 1:
+            fail(f"train.{key}", f"must be >= 1, got {getattr(t, key)}")
+    if t.batch_size % t.num_workers:
+        fail("train.batch_size", f"{t.batch_size} does not split evenly over train.num_workers={t.num_workers}")
+    if t.lr <= 0:
+        fail("train.lr", f"must be > 0, got {t.lr}")
+    if t.lr_schedule not in ("cosine", "linear", "constant"):
+        fail("train.lr_schedule", f"unknown {t.lr_schedule!r}; expected cosine, linear or constant")
+    if t.mixed_precision not in ("bf16", "fp32"):
+        fail("train.mixed_precision", f"unknown {t.mixed_precision!r}; expected bf16 or fp32")
+    if t.steps < 0 or t.epochs <= 0:
+        fail("train.steps", "steps must be >= 0 and epochs > 0")
+    if cfg.data.seq_len < 2:
+        fail("data.seq_len", f"must be >= 2, got {cfg.data.seq_len}")
+    if cfg.decontamination.n < 1:
+        fail("decontamination.n", f"must be >= 1, got {cfg.decontamination.n}")
+    if cfg.eval.engine not in ("transformers", "vllm"):
+        fail("eval.engine", f"unknown {cfg.eval.engine!r}; expected transformers or vllm")
+    hw = cfg.hardware
+    if hw.device not in ("cpu", "gpu"):
+        fail("hardware.device", f"unknown {hw.device!r}; expected cpu or gpu")
+    if hw.device == "gpu":
+        if hw.gpus_per_node < 1 or hw.nodes < 1:
+            fail("hardware.gpus_per_node", "a GPU recipe needs nodes >= 1 and gpus_per_node >= 1")
+        if t.num_workers * t.gpus_per_worker != hw.nodes * hw.gpus_per_node:
+            fail("train.num_workers", f"{t.num_workers} workers x {t.gpus_per_worker} GPUs do not use the "
+                                      f"{hw.nodes} x {hw.gpus_per_node} GPUs the recipe is sized for")
+    if cfg.stage in ("pretrain", "midtrain", "long_context"):
+        from rlvr.recipes.mix import load_mix
+
+        mix = load_mix(resolve_mix_path(cfg.data.mix))
+        if mix.needs_total() and cfg.data.total_tokens <= 0:
+            fail("data.total_tokens", f"mix {cfg.data.mix!r} has weighted sources, so it needs a total budget")
+    if cfg.stage == "long_context":
+        lc = cfg.long_context
+        if lc.rope_type != "yarn":
+            fail("long_context.rope_type", f"only 'yarn' is implemented, got {lc.rope_type!r}")
+        if lc.factor <= 1.0:
+            fail("long_context.factor", f"must be > 1, got {lc.factor}")
+        if not 0.0 < lc.long_share <= 1.0:
+            fail("long_context.long_share", f"must be in (0, 1], got {lc.long_share}")
+        if lc.original_max_position_embeddings and cfg.data.seq_len <= lc.original_max_position_embeddings:
+            fail("data.seq_len", f"{cfg.data.seq_len} does not go beyond the original context "
+                                 f"{lc.original_max_position_embeddings}; a long-context stage must")
+    if cfg.stage == "sft":
+        if not cfg.sft.data:
+            fail("sft.data", "no SFT sources")
+        if cfg.sft.max_len < 2:
+            fail("sft.max_len", f"must be >= 2, got {cfg.sft.max_len}")
+        if cfg.sft.chat_template != "think" and not Path(cfg.sft.chat_template).is_file():
+            fail("sft.chat_template", f"{cfg.sft.chat_template!r} is neither 'think' nor a Jinja file")
+    if cfg.stage == "microanneal":
+        m = cfg.microanneal
+        if not m.baseline:
+            fail("microanneal.baseline", "empty")
+        if m.tokens <= 0:
+            fail("microanneal.tokens", f"must be > 0, got {m.tokens}")
+        if not 0.0 < m.candidate_share < 1.0:
+            fail("microanneal.candidate_share", f"must be in (0, 1), got {m.candidate_share}")

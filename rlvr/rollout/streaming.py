@@ -1,0 +1,66 @@
+"""The hand-over from engines to learner: a queue of finished groups with a staleness bound.
+
+A group sampled with policy version v may be used at training step t only if
+t - v <= async_steps. Groups arrive in any order and for any step; those for later steps wait
+in a buffer, stale ones are dropped and counted.
+"""
+from __future__ import annotations
+
+import queue as _queue
+import time
+from typing import Any, Callable
+
+from rlvr.rollout.types import Group
+
+
+def admissible(step: int, version: int, async_steps: int) -> bool:
+    """Whether a group sampled at policy `version` may train step `step`."""
+    return 0 <= step - version <= async_steps
+
+
+class GroupStream:
+    def __init__(self, source: Any, async_steps: int, timeout_s: float = 1800.0):
+        """`source` has `get(block=True, timeout=...)` (a ray.util.queue.Queue or queue.Queue)."""
+        self.source = source
+        self.async_steps = async_steps
+        self.timeout_s = timeout_s
+        self.buffer: dict[int, list[Group]] = {}
+        self.stale_dropped = 0
+
+    def _pull(self, deadline: float) -> Group:
+        remaining = max(0.1, deadline - time.time())
+        try:
+            return self.source.get(block=True, timeout=remaining)
+        except (_queue.Empty, Exception) as exc:  # ray's Empty subclasses queue.Empty
+            if time.time() >= deadline:
+                raise TimeoutError(f"no prompt group arrived from the engines in {self.timeout_s:.0f}s") from exc
+            raise
+
+    def groups_for(self, step: int, expected: int, on_group: Callable[[Group], None] | None = None) -> list[Group]:
+        """Block until `expected` groups drawn for `step` have arrived (minus the stale ones).
+
+        `on_group` runs on each admissible group as soon as it arrives (scoring overlaps the
+        wait for the rest). Returns the admissible groups in arrival order.
+        """
+        got: list[Group] = []
+        seen = 0
+        for g in self.buffer.pop(step, []):
+            seen += 1
+            self._admit(g, step, got, on_group)
+        deadline = time.time() + self.timeout_s
+        while seen < expected:
+            g = self._pull(deadline)
+            if g.step != step:
+                self.buffer.setdefault(g.step, []).append(g)
+                continue
+            seen += 1
+            self._admit(g, step, got, on_group)
+        return got
+
+    def _admit(self, g: Group, step: int, got: list[Group], on_group: Callable[[Group], None] | None) -> None:
+        if not admissible(step, g.version, self.async_steps):
+            self.stale_dropped += 1
+            return
+        if on_group is not None:
+            on_group(g)
+        got.append(g)

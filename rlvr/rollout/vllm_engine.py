@@ -1,0 +1,154 @@
+"""A vLLM engine as a Ray actor: samples prompt groups, streams finished ones, takes new weights.
+
+Each engine runs `vllm.LLM` in its own process (the Ray actor). Requests are added one sample at
+a time (distinct seeds, so a group's samples differ and runs are reproducible) and the engine is
+stepped by hand, so a prompt group is pushed to the learner's queue the moment its last sample
+finishes rather than when the whole batch does.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from rlvr.rollout.types import Group, GroupRequest, Sample
+
+log = logging.getLogger(__name__)
+
+
+def _configure_vllm_env(cfg: dict[str, Any], on_gpu: bool) -> None:
+    if not on_gpu:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.get("kv_cache_gb", 1)))
+    # One process per engine is enough at tensor-parallel size 1; it also saves a core here.
+    if cfg.get("gpus_per_engine", 1) <= 1:
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
+class VLLMEngine:
+    """Plain class; `rlvr.rollout.engines.start_engines` wraps it with ray.remote."""
+
+    def __init__(self, model_path: str, engine_index: int, cfg: dict[str, Any], seed: int, dtype: str = "float32"):
+        import torch
+
+        on_gpu = torch.cuda.is_available()
+        _configure_vllm_env(cfg, on_gpu)
+        from vllm import LLM
+
+        self.index = engine_index
+        self.cfg = cfg
+        self.version = 0
+        self.temperature = float(cfg.get("temperature", 1.0))
+        started = time.time()
+        self.llm = LLM(
+            model=model_path,
+            dtype=dtype,
+            enforce_eager=bool(cfg.get("enforce_eager", True)),
+            gpu_memory_utilization=float(cfg.get("gpu_memory_utilization", 0.3)),
+            max_model_len=int(cfg.get("max_model_len", 256)),
+            tensor_parallel_size=int(cfg.get("gpus_per_engine", 1)) if on_gpu else 1,
+            worker_extension_cls="rlvr.rollout.worker_extension.WeightLoader",
+            seed=seed + engine_index,
+            # Sampled log-probs after temperature scaling: what the learner computes for TIS.
+            logprobs_mode="processed_logprobs" if self.temperature != 1.0 else "raw_logprobs",
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+        self.startup_seconds = time.time() - started
+
+    # ---------------------------------------------------------------- sampling
+    def _sampling_params(self, max_tokens: int, seed: int | None, stop: list[str], temperature: float | None = None,
+                         logprobs: bool = True):
+        from vllm import SamplingParams
+
+        return SamplingParams(
+            max_tokens=max_tokens,
+            temperature=self.temperature if temperature is None else temperature,
+            top_p=float(self.cfg.get("top_p", 1.0)),
+            stop=list(stop) or None,
+            logprobs=0 if logprobs else None,
+            seed=seed,
+        )
+
+    def generate(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
+        """Sample every request's group and put each finished `Group` on `out_queue`."""
+        from vllm.inputs import TokensPrompt
+
+        engine = self.llm.llm_engine
+        started = time.time()
+        pending: dict[str, list[Sample | None]] = {}
+        by_key: dict[str, GroupRequest] = {}
+        for req in requests:
+            key = f"{req.step}:{req.prompt_id}"
+            by_key[key] = req
+            pending[key] = [None] * req.n
+            for k in range(req.n):
+                params = self._sampling_params(req.max_tokens, req.seed * 1000 + k, stop)
+                engine.add_request(f"{key}#{k}", TokensPrompt(prompt_token_ids=req.prompt_ids), params)
+        generated = 0
+        groups = 0
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if not out.finished:
+                    continue
+                key, k = out.request_id.rsplit("#", 1)
+                req = by_key[key]
+                completion = out.outputs[0]
+                token_ids = list(completion.token_ids)
+                logprobs = [float(lp[tok].logprob) for lp, tok in zip(completion.logprobs or [], token_ids)]
+                if len(logprobs) != len(token_ids):
+                    raise RuntimeError(f"engine {self.index}: {len(logprobs)} log-probs for {len(token_ids)} tokens")
+                pending[key][int(k)] = Sample(
+                    prompt_id=req.prompt_id,
+                    prompt_ids=list(req.prompt_ids),
+                    response_ids=token_ids,
+                    response_text=completion.text,
+                    rollout_logprobs=logprobs,
+                    finish_reason="length" if completion.finish_reason == "length" else "stop",
+                    version=self.version,
+                )
+                generated += len(token_ids)
+                if all(s is not None for s in pending[key]):
+                    samples = [s for s in pending.pop(key) if s is not None]
+                    out_queue.put(Group(request=req, samples=samples, version=self.version, engine=self.index,
+                                        gen_seconds=time.time() - started))
+                    groups += 1
+        seconds = time.time() - started
+        return {"tokens": float(generated), "seconds": seconds, "groups": float(groups)}
+
+    def generate_text(self, prompts: list[list[int]], n: int, max_tokens: int, temperature: float,
+                      stop: list[str], seed: int) -> list[list[str]]:
+        """Plain batch generation (evaluation): the texts of `n` samples per prompt."""
+        from vllm.inputs import TokensPrompt
+
+        params = [self._sampling_params(max_tokens, seed + i, stop, temperature=temperature, logprobs=False)
+                  for i in range(len(prompts))]
+        for p in params:
+            p.n = n
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
+        return [[c.text for c in o.outputs] for o in outs]
+
+    # ---------------------------------------------------------------- weights
+    def update_weights(self, state_dict: dict[str, Any], version: int) -> float:
+        """Load a full state dict (from the learner's rank 0) and take its policy version."""
+        started = time.time()
+        self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
+        # Cached prefixes were computed with the old weights.
+        self.llm.reset_prefix_cache()
+        self.version = version
+        return time.time() - started
+
+    def score(self, sequences: list[tuple[list[int], int]]) -> list[list[float]]:
+        """vLLM's log-prob of each token after `prompt_len` in each (token_ids, prompt_len)."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0)
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences], params, use_tqdm=False)
+        result = []
+        for (ids, plen), out in zip(sequences, outs):
+            plps = out.prompt_logprobs
+            result.append([float(plps[j][ids[j]].logprob) for j in range(plen, len(ids))])
+        return result
+
+    def info(self) -> dict[str, Any]:
+        return {"index": self.index, "version": self.version, "startup_seconds": self.startup_seconds}

@@ -1,0 +1,105 @@
+"""Prompt loading: built-in generator, user files with errors naming file/row/field, and the public sets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rlvr.data.builtin import list_builtin, load_builtin
+from rlvr.data.prompts import DataError, load_prompts
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+KNOWN = {"math", "code"}
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def test_builtin_arithmetic_rows():
+    rows = load_prompts("arithmetic", split="eval", n=16, seed=3)
+    module = load_builtin("arithmetic")
+    assert "arithmetic" in list_builtin() and module is load_builtin("arithmetic")
+    assert len(rows) == 16 and len({r.id for r in rows}) == 16
+    for row, raw in zip(rows, module.generate("eval", 16, 3)):
+        assert row.prompt == module.format_prompt(raw) and row.ground_truth == raw["answer"]
+        assert row.verifier == "math" and row.metadata["template"] == raw["template"]
+
+
+def test_unknown_source_is_named():
+    with pytest.raises(DataError, match="'nope'"):
+        load_prompts("nope")
+
+
+def test_jsonl_with_both_field_spellings(tmp_path):
+    path = write_jsonl(tmp_path / "train.jsonl", [
+        {"prompt": "Q1 formatted", "answer": "3", "id": "a"},
+        {"question": "What is 2+2?", "ground_truth": 4, "verifier": "code"},
+        "",  # blank lines hold no row and do not count as one
+        {"question": "Half of 5?", "answer": 2.5},
+    ])
+    rows = load_prompts(str(path), known_verifiers=KNOWN, prompt_template="Q: {question}\nA:")
+    assert [r.id for r in rows] == ["a", "train-2", "train-4"]
+    assert rows[0].prompt == "Q1 formatted"
+    assert rows[1].prompt == "Q: What is 2+2?\nA:" and rows[1].ground_truth == "4" and rows[1].verifier == "code"
+    assert rows[2].ground_truth == "2.5" and rows[2].verifier == "math"
+    assert len(load_prompts(str(path), n=2, seed=1, known_verifiers=KNOWN)) == 2
+
+
+@pytest.mark.parametrize("bad_row, message", [
+    ({"question": "q"}, "train.jsonl row 2: field 'answer'/'ground_truth' is missing"),
+    ({"answer": "1"}, "train.jsonl row 2: field 'prompt'/'question' is missing"),
+    ({"question": "  ", "answer": "1"}, "train.jsonl row 2: field 'question' is empty"),
+    ({"question": 5, "answer": "1"}, "train.jsonl row 2: field 'question' must be a string"),
+    ({"question": "q", "ground_truth": {"x": 1}}, "train.jsonl row 2: field 'ground_truth' must be"),
+    ({"question": "q", "answer": "1", "verifier": "mth"}, "train.jsonl row 2: field 'verifier': unknown verifier 'mth'"),
+    ({"question": "q", "answer": "1", "id": "x"}, "train.jsonl row 2: field 'id' 'x' repeats row 1"),
+    ([1, 2], "train.jsonl row 2: expected a JSON object"),
+    ('{"question": "q", ', "train.jsonl row 2: not valid JSON"),
+])
+def test_bad_rows_name_file_row_and_field(tmp_path, bad_row, message):
+    path = write_jsonl(tmp_path / "train.jsonl", [{"question": "ok", "answer": "1", "id": "x"}, bad_row])
+    with pytest.raises(DataError) as err:
+        load_prompts(str(path), known_verifiers=KNOWN)
+    assert message in str(err.value)
+
+
+def test_missing_empty_and_unsupported_files(tmp_path):
+    with pytest.raises(DataError, match="absent.jsonl: file not found"):
+        load_prompts(str(tmp_path / "absent.jsonl"))
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(DataError, match="empty.jsonl: no rows"):
+        load_prompts(str(tmp_path / "empty.jsonl"))
+
+
+def test_parquet_rows_are_validated(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    good = tmp_path / "p.parquet"
+    pq.write_table(pa.Table.from_pylist([{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": "4"}]), good)
+    assert [r.ground_truth for r in load_prompts(str(good), known_verifiers=KNOWN)] == ["2", "4"]
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist([{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": None}]), bad)
+    with pytest.raises(DataError, match=r"bad.parquet row 2: field 'answer'/'ground_truth' is missing"):
+        load_prompts(str(bad), known_verifiers=KNOWN)
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared benchmark data not present")
+@pytest.mark.parametrize("name, size, first_answer", [
+    ("gsm8k", 1319, "18"), ("minerva_math", 272, "1.6"), ("aime24", 30, "204"), ("amc23", 40, "27")])
+def test_public_sets(name, size, first_answer):
+    rows = load_prompts(f"{name}:{SHARED_DATA / name / 'test.jsonl'}")
+    assert len(rows) == size and rows[0].ground_truth == first_answer
+    assert all(r.verifier == "math" and r.prompt.endswith("\nSolution:") for r in rows)
+    assert len({r.id for r in rows}) == size
+
+
+def test_public_set_errors_name_the_row(tmp_path):
+    path = write_jsonl(tmp_path / "test.jsonl", [{"question": "q", "answer": "x\n#### 3"}, {"question": "q", "answer": "no final"}])
+    with pytest.raises(DataError, match="test.jsonl row 2: field 'answer' has no '####'"):
+        load_prompts(f"gsm8k:{path}")
+    path = write_jsonl(tmp_path / "m.jsonl", [{"problem": "p", "solution": "so \\boxed{\\frac{1}{2}}"}])
+    assert load_prompts(f"minerva_math:{path}")[0].ground_truth == "\\frac{1}{2}"

@@ -1,0 +1,42 @@
+import queue
+
+import pytest
+
+from rlvr.rollout.streaming import GroupStream, admissible
+from rlvr.rollout.types import Group, GroupRequest
+
+
+def _group(step: int, version: int, pid: str = "p") -> Group:
+    req = GroupRequest(prompt_id=pid, prompt="q", prompt_ids=[1], ground_truth="1", verifier="math", step=step,
+                       n=1, max_tokens=4, seed=0)
+    return Group(request=req, samples=[], version=version, engine=0)
+
+
+def test_admissible_bound():
+    assert admissible(3, 3, 0)
+    assert not admissible(3, 2, 0)
+    assert admissible(3, 2, 1)
+    assert not admissible(3, 1, 1)
+    assert admissible(5, 1, 4)
+    assert not admissible(2, 3, 4)  # a version from the future is a bug, not a fresh group
+
+
+def test_stream_drops_stale_and_buffers_later_steps():
+    q: queue.Queue = queue.Queue()
+    stream = GroupStream(q, async_steps=1, timeout_s=2)
+    q.put(_group(step=2, version=0, pid="stale"))  # 2 - 0 > 1: dropped
+    q.put(_group(step=3, version=2, pid="later"))  # another step: buffered
+    q.put(_group(step=2, version=1, pid="ok"))
+    seen = []
+    got = stream.groups_for(2, expected=2, on_group=lambda g: seen.append(g.request.prompt_id))
+    assert [g.request.prompt_id for g in got] == ["ok"]
+    assert seen == ["ok"]  # the callback only sees admissible groups
+    assert stream.stale_dropped == 1
+    later = stream.groups_for(3, expected=1)
+    assert [g.request.prompt_id for g in later] == ["later"]
+
+
+def test_stream_times_out_with_clear_error():
+    stream = GroupStream(queue.Queue(), async_steps=1, timeout_s=0.3)
+    with pytest.raises(TimeoutError, match="no prompt group arrived"):
+        stream.groups_for(0, expected=1)
