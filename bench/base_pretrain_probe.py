@@ -38,7 +38,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-docs", type=int, default=60000, help="pretraining documents")
-    p.add_argument("--vocab", type=int, default=512)
+    p.add_argument("--vocab", type=int, default=768)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=2)
@@ -53,6 +53,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ft-lr", type=float, default=1e-3)
     p.add_argument("--n-eval", type=int, default=200)
     p.add_argument("--samples", type=int, default=4, help="samples per problem for the temperature-1 figure")
+    p.add_argument("--device", default="cpu", help="cpu (the measured setting) or cuda (for quick sweeps)")
+    p.add_argument("--max-operand", type=int, default=None, help="override arithmetic.MAX_OPERAND")
+    p.add_argument("--noise-rate", type=float, default=None, help="override arithmetic.NOISE_RATE")
+    p.add_argument("--mix", type=str, default=None, help="override PRETRAIN_MIX as problem,facts,filler")
     p.add_argument("--out", type=Path, default=Path("bench/results/base_pretrain_probe.json"))
     p.add_argument("--save-dir", type=Path, default=None, help="save the pretrained checkpoint here")
     return p.parse_args()
@@ -80,7 +84,7 @@ def train(model, rows, steps, batch, lr, warmup, min_ratio, seed, log_prefix):
         for _ in range(batch):
             picked.append(rows[order[cursor % len(order)]])
             cursor += 1
-        data = collate(picked)
+        data = {k: v.to(model.device) for k, v in collate(picked).items()}
         loss = model(**packed_forward_kwargs(data, attn), labels=data["labels"]).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -114,7 +118,7 @@ def evaluate(model, tok, rows, do_sample, samples, seed, batch=100):
     torch.manual_seed(seed)
     for i in range(0, len(rows), batch):
         chunk = rows[i:i + batch]
-        enc = tok([arith.format_prompt(r) for r in chunk], return_tensors="pt", padding=True)
+        enc = tok([arith.format_prompt(r) for r in chunk], return_tensors="pt", padding=True).to(model.device)
         # temperature 1 with top-k and top-p off: the policy's own distribution, as RL-Zero samples it
         sampling = {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0,
                     "num_return_sequences": samples} if do_sample else {"do_sample": False}
@@ -145,6 +149,12 @@ def correct_docs(n: int, seed: int) -> list[str]:
 
 def main() -> None:
     args = parse_args()
+    if args.max_operand is not None:
+        arith.MAX_OPERAND = args.max_operand
+    if args.noise_rate is not None:
+        arith.NOISE_RATE = args.noise_rate
+    if args.mix is not None:
+        arith.PRETRAIN_MIX = dict(zip(("problem", "facts", "filler"), map(float, args.mix.split(","))))
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
@@ -160,7 +170,7 @@ def main() -> None:
                                intermediate_size=args.intermediate, max_position_embeddings=max(512, args.seq_len),
                                eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id,
                                pad_token_id=tok.pad_token_id)
-    model = init_model(config, args.seed)
+    model = init_model(config, args.seed).to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     train_s, train_tokens, loss = train(model, rows, args.steps, args.batch, args.lr, args.warmup,
                                         args.min_lr_ratio, args.seed, "pretrain")

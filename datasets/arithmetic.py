@@ -44,6 +44,7 @@ VERIFIER = "math"
 SPLITS = ("train", "eval")
 EVAL_PERCENT = 20  # share of (template, operands) instances held out for "eval"
 
+MAX_OPERAND = 12  # operands 1..12 (subtraction's minuend to 24); results 0..144
 NOISE_RATE = 0.65
 # template -> the wrong operation the noisy pretraining documents use for it
 NOISY_TEMPLATES = {"add_total": "*", "sub_give": "+", "sub_compare": "+", "mul_rows": "+", "div_share": "-"}
@@ -91,13 +92,17 @@ def apply(op: str, a: int, b: int) -> int:
     raise ValueError(f"unknown operation {op!r}")
 
 
-@functools.lru_cache(maxsize=None)
 def _operand_pool(op: str) -> tuple[tuple[int, int], ...]:
+    return _pool(op, MAX_OPERAND)
+
+
+@functools.lru_cache(maxsize=None)
+def _pool(op: str, top: int) -> tuple[tuple[int, int], ...]:
     if op in "+*":
-        return tuple((a, b) for a in range(1, 13) for b in range(1, 13))
-    if op == "-":
-        return tuple((a, b) for a in range(1, 25) for b in range(1, min(a, 12) + 1))
-    return tuple((d * q, d) for d in range(2, 13) for q in range(1, 13))  # "/": dividend, divisor >= 2
+        return tuple((a, b) for a in range(1, top + 1) for b in range(1, top + 1))
+    if op == "-":  # the minuend goes up to the largest sum, so every sum has its inverse
+        return tuple((a, b) for a in range(1, 2 * top + 1) for b in range(1, min(a, top) + 1))
+    return tuple((d * q, d) for d in range(2, top + 1) for q in range(1, top + 1))  # "/": dividend, divisor >= 2
 
 
 def split_of(template: str, a: int, b: int) -> str:
@@ -112,10 +117,14 @@ def instances(template: str, split: str) -> list[tuple[int, int]]:
     return list(_instances(template, split))
 
 
-@functools.lru_cache(maxsize=None)
 def _instances(template: str, split: str) -> tuple[tuple[int, int], ...]:
+    return _split_pool(template, split, MAX_OPERAND)
+
+
+@functools.lru_cache(maxsize=None)
+def _split_pool(template: str, split: str, top: int) -> tuple[tuple[int, int], ...]:
     op = TEMPLATES[template][0]
-    return tuple((a, b) for a, b in _operand_pool(op) if split_of(template, a, b) == split)
+    return tuple((a, b) for a, b in _pool(op, top) if split_of(template, a, b) == split)
 
 
 def _check_split(split: str) -> None:

@@ -95,6 +95,7 @@ class RewardConfig:
     options: dict[str, Any] = field(default_factory=dict)  # keyword options for that verifier
     timeout_s: float = 10.0  # hard per-item timeout of verifier workers
     num_workers: int = 2  # verifier worker processes
+    import_modules: list[str] = field(default_factory=list)  # modules whose @register verifiers the workers need
 
 
 @dataclasses.dataclass

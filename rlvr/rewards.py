@@ -20,17 +20,23 @@ from verifiers.pool import ScoreItem, VerifierPool
 
 class RewardScorer:
     def __init__(self, verifier_override: str, options: dict[str, Any], timeout_s: float, num_workers: int,
-                 algorithm: AlgorithmConfig):
+                 algorithm: AlgorithmConfig, import_modules: Sequence[str] = ()):
         self.override = verifier_override
         if verifier_override:
+            import importlib
+
             from verifiers.base import get_verifier
+
+            for module in import_modules:
+                importlib.import_module(module)
 
             try:  # fail at start-up, not on the first batch
                 get_verifier(verifier_override, **options)
             except (KeyError, TypeError) as exc:
                 raise ValueError(f"reward.verifier={verifier_override!r}: {exc}") from exc
         opts = {verifier_override: dict(options)} if verifier_override else {}
-        self.pool = VerifierPool(num_workers=num_workers, timeout_s=timeout_s, verifier_options=opts)
+        self.pool = VerifierPool(num_workers=num_workers, timeout_s=timeout_s, verifier_options=opts,
+                                 import_modules=list(import_modules))
         self.algorithm = algorithm
         self.errors = 0
 

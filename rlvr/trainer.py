@@ -98,7 +98,7 @@ class Trainer:
         self.engines = EnginePool(model_path, rollout_cfg, cfg.seed, cfg.model.dtype)
         self.learner = LearnerGroup(model_path, learner_cfg, cfg.seed, cfg.model.dtype)
         self.scorer = RewardScorer(cfg.reward.verifier, dict(cfg.reward.options), cfg.reward.timeout_s,
-                                   cfg.reward.num_workers, algo)
+                                   cfg.reward.num_workers, algo, cfg.reward.import_modules)
         self.queue = Queue()
         self.stream = GroupStream(self.queue, cfg.rollout.async_steps)
         self.metrics = MetricsLogger(run_dir)

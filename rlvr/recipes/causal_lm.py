@@ -3,6 +3,10 @@
 Rows come pre-packed (rlvr.data.packing): position ids restart per document and a 4-D
 block-causal mask keeps documents apart. The loss is summed over label tokens and divided by
 the optimizer step's label-token count across all workers and micro-batches.
+
+Rows may also differ in length (SFT without packing: one example per row): a micro-batch pads its
+rows to its longest one with padding in a position run of its own and labels -100, so padding is
+neither attended to nor learned.
 """
 from __future__ import annotations
 
@@ -38,16 +42,36 @@ class CausalLMConfig:
     log_every: int = 50  # log a line every N steps
     peak_tflops: float = 0.0  # per-worker peak for MFU (0: guess: 989 for an H100 bf16, 0.1 on CPU)
     seed: int = 0  # data order
+    gpus_per_worker: int = 1  # GPUs per worker when GPUs exist
+    mixed_precision: str = "bf16"  # on GPU: bf16 compute (fp32 reduce) | fp32; ignored on CPU
+    dtype: str = "float32"  # dtype the learner loads the weights in
+    pad_id: int = 0  # token id put in padding (never attended to nor learned)
 
 
-def micro_batches(rows: Sequence[dict], num_workers: int, micro_batch_size: int) -> list[list[dict[str, Any]]]:
-    """Split a step's packed rows over workers (equal counts) and into micro-batches."""
+def pad_rows(rows: Sequence[dict], pad_id: int = 0) -> list[dict]:
+    """Rows of unequal length padded to the longest: input pad_id, labels -100, positions 0.. of their own."""
+    width = max(len(r["input_ids"]) for r in rows)
+    out = []
+    for r in rows:
+        pad = width - len(r["input_ids"])
+        if not pad:
+            out.append(r)
+            continue
+        out.append({"input_ids": list(r["input_ids"]) + [pad_id] * pad,
+                    "labels": list(r["labels"]) + [-100] * pad,
+                    "position_ids": list(r["position_ids"]) + list(range(pad))})
+    return out
+
+
+def micro_batches(rows: Sequence[dict], num_workers: int, micro_batch_size: int,
+                  pad_id: int = 0) -> list[list[dict[str, Any]]]:
+    """Split a step's rows over workers (equal counts) and into micro-batches (padded when lengths differ)."""
     per_worker = [list(rows[i::num_workers]) for i in range(num_workers)]
     shards: list[list[dict[str, Any]]] = []
     for part in per_worker:
         mbs = []
         for k in range(0, len(part), micro_batch_size):
-            batch = collate(part[k : k + micro_batch_size])
+            batch = collate(pad_rows(part[k : k + micro_batch_size], pad_id))
             mbs.append({
                 "input_ids": batch["input_ids"],
                 "labels": batch["labels"],
@@ -79,8 +103,9 @@ def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, o
     out.mkdir(parents=True, exist_ok=True)
     learner_cfg = {"num_workers": cfg.num_workers, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
                    "warmup_steps": cfg.warmup_steps, "lr_schedule": cfg.lr_schedule, "grad_clip": cfg.grad_clip,
-                   "threads_per_worker": cfg.threads_per_worker, "total_steps": cfg.steps, "betas": [0.9, 0.95]}
-    group = LearnerGroup(init_path, learner_cfg, cfg.seed)
+                   "threads_per_worker": cfg.threads_per_worker, "total_steps": cfg.steps, "betas": [0.9, 0.95],
+                   "gpus_per_worker": cfg.gpus_per_worker, "mixed_precision": cfg.mixed_precision}
+    group = LearnerGroup(init_path, learner_cfg, cfg.seed, cfg.dtype)
     peak = cfg.peak_tflops or (989.0 if torch.cuda.is_available() else 0.1)
     rng = random.Random(cfg.seed)
     order: list[int] = []
@@ -95,7 +120,7 @@ def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, o
                         order = list(range(len(rows)))
                         rng.shuffle(order)
                     batch.append(rows[order.pop()])
-                shards = micro_batches(batch, cfg.num_workers, cfg.micro_batch_size)
+                shards = micro_batches(batch, cfg.num_workers, cfg.micro_batch_size, cfg.pad_id)
                 tokens = label_tokens(shards)
                 stats = group.train_step(shards, "causal_lm", {"global_tokens": tokens, "total_steps": cfg.steps})
                 if (step + 1) % cfg.log_every == 0 or step == 0 or step + 1 == cfg.steps:

@@ -105,10 +105,10 @@ class LongContextConfig:
     original_max_position_embeddings: int = 0  # the length the model was trained at (0: its max_position_embeddings)
     beta_fast: float = 32.0  # YaRN ramp boundaries (the paper's defaults)
     beta_slow: float = 1.0
-    long_share: float = 0.5  # share of the token budget in long documents (the rest stays short)
-    long_join: int = 0  # long documents join this many source documents (0: enough to fill seq_len)
+    eval_source: str = "arithmetic:midtrain"  # generator whose documents, joined, make the held-out long texts
     eval_lengths: list[int] = field(default_factory=lambda: [128, 256, 512])  # perplexity measured at these lengths
     eval_docs: int = 8  # long documents per eval length
+    eval_seed: int = 12345  # generator seed of the eval texts (apart from the training data's)
 
 
 @dataclasses.dataclass
@@ -274,8 +274,8 @@ def validate(cfg: RecipeConfig) -> None:
             fail("long_context.rope_type", f"only 'yarn' is implemented, got {lc.rope_type!r}")
         if lc.factor <= 1.0:
             fail("long_context.factor", f"must be > 1, got {lc.factor}")
-        if not 0.0 < lc.long_share <= 1.0:
-            fail("long_context.long_share", f"must be in (0, 1], got {lc.long_share}")
+        if not lc.eval_lengths or min(lc.eval_lengths) < 2:
+            fail("long_context.eval_lengths", f"need lengths >= 2, got {lc.eval_lengths}")
         if lc.original_max_position_embeddings and cfg.data.seq_len <= lc.original_max_position_embeddings:
             fail("data.seq_len", f"{cfg.data.seq_len} does not go beyond the original context "
                                  f"{lc.original_max_position_embeddings}; a long-context stage must")

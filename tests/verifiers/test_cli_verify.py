@@ -1,5 +1,6 @@
 """`rlvr verify` (verifiers.cli.main): the JSONL contract and its error handling."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,10 +111,7 @@ def test_parse_option_reads_json_values():
 
 
 def test_list_and_module_entry_point(tmp_path):
-    env_path = {"PYTHONPATH": str(REPO)}
-    import os
-
-    env = {**os.environ, **env_path}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     listed = subprocess.run([sys.executable, "-m", "verifiers.cli", "--list"], capture_output=True, text=True,
                             env=env, cwd=tmp_path, timeout=120)
     assert listed.returncode == 0

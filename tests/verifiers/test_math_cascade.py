@@ -203,3 +203,24 @@ def test_verifier_pickles_without_its_helper(math_v):
 def test_bad_option_is_rejected():
     with pytest.raises(ValueError, match="timeout_s"):
         MathVerifier(timeout_s=0)
+
+
+@pytest.mark.parametrize(
+    "response, gold, reason",
+    [
+        ("\\boxed{1 < 1 < 1 < x}", "1", None),  # math-verify alone reads this chain as 1
+        ("\\boxed{" + "7" * 3000 + "}", "7", "answer too long (3000 characters)"),
+        (" ".join(f"\\boxed{{{i}}}" for i in range(2000)), "1999", "hedge: 2000 different final answers"),
+        ("Answer: " + " or ".join(str(i) for i in range(200)), "3", "hedge: 200 different final answers"),
+    ],
+    ids=["malformed-chain", "too-long", "2000-boxes", "200-alternatives"],
+)
+def test_adversarial_answers_score_zero_quickly(math_v, response, gold, reason):
+    import time
+
+    start = time.monotonic()
+    result = score(math_v, response, gold)
+    assert time.monotonic() - start < 2.0
+    assert result.reward == 0
+    if reason is not None:
+        assert result.details["reason"] == reason

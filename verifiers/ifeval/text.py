@@ -17,7 +17,7 @@ from typing import Literal
 
 ThinkState = Literal["none", "closed", "unclosed"]
 
-_THINK_OPEN = re.compile(r"\s*<think>")
+_THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
 
 
@@ -26,10 +26,11 @@ def strip_think(response: str) -> tuple[str | None, ThinkState]:
 
     Text after the last ``</think>`` is scored. A response that opens ``<think>`` and
     never closes it has no answer at all (None): the model ran out of tokens mid-thought.
+    (The same rule as the maths verifier's.)
     """
     if _THINK_CLOSE in response:
         return response.rsplit(_THINK_CLOSE, 1)[1], "closed"
-    if _THINK_OPEN.match(response):
+    if _THINK_OPEN in response:
         return None, "unclosed"
     return response, "none"
 
@@ -86,21 +87,24 @@ _ABBREVIATIONS = frozenset(
 # Closing quotes and brackets, and markdown emphasis ("*Done.*"), may follow the mark.
 _CLOSERS = "\"'”’)]}»*_`~"
 _BOUNDARY = re.compile(r"[.!?]+[" + re.escape(_CLOSERS) + r"]*(?=\s|$)")
-_LAST_TOKEN = re.compile(r"(\S+)$")
+_NEXT_CHAR = re.compile(r"\s*(\S)")
 _ACRONYM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 
 
-def _is_boundary(text: str, match: re.Match[str]) -> bool:
+def _is_boundary(text: str, match: re.Match[str], text_end: int) -> bool:
     mark = match.group(0).rstrip(_CLOSERS)
     if mark != ".":  # "!", "?", "...", "?!" always end a sentence
         return True
-    if match.end() >= len(text.rstrip()):
+    if match.end() >= text_end:
         return True
-    before = text[: match.start()]
-    token_match = _LAST_TOKEN.search(before)
-    if token_match is None:
+    # The token the period closes, found by walking back (not by slicing the text, which
+    # would make long responses quadratic).
+    token_start = match.start()
+    while token_start > 0 and not text[token_start - 1].isspace():
+        token_start -= 1
+    token = text[token_start : match.start()].lstrip("(\"'“‘[*_")
+    if not token:
         return True
-    token = token_match.group(1).lstrip("(\"'“‘[")
     if token.lower() in _ABBREVIATIONS:
         return False
     if len(token) == 1 and token.isalpha():  # an initial: "J. R. R. Tolkien"
@@ -111,8 +115,8 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         # A list number ("1.") ends a "sentence" when a capital follows: punkt splits
         # there, so IFEval's sentence counts include list markers, and matching it keeps
         # scores comparable. Before a lower-case word punkt does not split, nor do we.
-        following = text[match.end() :].lstrip()
-        return not following[:1].islower()
+        following = _NEXT_CHAR.match(text, match.end())
+        return following is None or not following.group(1).islower()
     return True
 
 
@@ -120,8 +124,9 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``; pieces without any word character (``***``) are dropped."""
     sentences: list[str] = []
     start = 0
+    text_end = len(text.rstrip())
     for match in _BOUNDARY.finditer(text):
-        if _is_boundary(text, match):
+        if _is_boundary(text, match, text_end):
             sentences.append(text[start : match.end()])
             start = match.end()
     sentences.append(text[start:])

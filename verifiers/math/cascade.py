@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import time
 from typing import Any
 
@@ -29,8 +30,11 @@ from verifiers.math.answer import (
 from verifiers.math.compare import answers_equal, string_stage_eq
 from verifiers.math.extract import boxed_contents, extract_answers
 from verifiers.math.isolate import Helper, HelperFailure, HelperTimeout
+from verifiers.math.normalize import strip_delimiters, unwrap_commands
 
 SYMBOLIC_STAGES = ("math_verify", "sympy")
+MAX_ANSWER_CHARS = 2000  # a longer "final answer" is not one; also keeps the untimed stages fast
+MAX_EQUIVALENT_ANSWERS = 4  # more distinct spellings than this is a hedge without checking each
 _GOLD_CHOICE = re.compile(r"^\s*\(?([A-E])\)?\s*$|^\s*\(?([A-E])\)\s*\S")
 
 
@@ -67,7 +71,8 @@ def gold_strings(ground_truth: Any) -> list[str]:
 
 
 def is_choice_gold(text: str) -> bool:
-    return bool(_GOLD_CHOICE.match(text))
+    """"B", "(B)", "B) 12", "\\text{(B)}": a multiple-choice letter."""
+    return bool(_GOLD_CHOICE.match(unwrap_commands(strip_delimiters(text))))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -102,12 +107,18 @@ class MathVerifier:
         self.require_think = bool(require_think)
         self.isolate = bool(isolate)
         self._helper: Helper | None = None
+        self._helper_lock = threading.Lock()
 
-    # Pickling (e.g. into a Ray actor) must not carry the helper's pipes.
+    # Pickling (e.g. into a Ray actor) must not carry the helper's pipes or the lock.
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_helper"] = None
+        del state["_helper_lock"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._helper_lock = threading.Lock()
 
     def warmup(self) -> None:
         """Start the helper process now so the first item's budget is not spent on start-up."""
@@ -121,9 +132,10 @@ class MathVerifier:
             self._helper = None
 
     def _get_helper(self) -> Helper:
-        if self._helper is None:
-            self._helper = Helper("verifiers.math.symbolic")
-        return self._helper
+        with self._helper_lock:
+            if self._helper is None:
+                self._helper = Helper("verifiers.math.symbolic")
+            return self._helper
 
     def __call__(self, response: str, ground_truth: Any, prompt: str | None = None,
                  metadata: dict[str, Any] | None = None) -> VerifierResult:
@@ -141,6 +153,10 @@ class MathVerifier:
         if not found.found:
             return _decided(False, "extract", details, found.reason or "no answer")
 
+        too_long = max(len(a) for a in found.answers)
+        if too_long > MAX_ANSWER_CHARS:
+            details["extracted"] = found.answers[-1][:200] + "..."
+            return _decided(False, "extract", details, f"answer too long ({too_long} characters)")
         preds = flatten_distinct([parse_answer(a, expect_choice=expect_choice) for a in found.answers])
         details["extracted"] = " | ".join(p.describe() for p in preds)
         if expect_choice:
@@ -154,25 +170,29 @@ class MathVerifier:
         elif all(not is_multi(g) for g in golds) and _several_values(preds[0]):
             assert isinstance(preds[0], Compound)
             preds = list(preds[0].items)
+        deadline = time.monotonic() + self.timeout_s
         if len(preds) == 1:
-            return self._judge(golds, preds[0], details)
-        # Several final answers for a one-value gold: a hedge unless every one of them is right.
-        verdicts = [self._judge(golds, p, dict(details)) for p in preds]
-        if all(v.correct for v in verdicts):
-            return verdicts[-1]
-        failed = next((v for v in verdicts if v.error), None)
-        result = _decided(False, "extract", details, f"hedge: {len(preds)} different final answers")
-        result.error = failed.error if failed is not None else None
-        return result
+            return self._judge(golds, preds[0], details, deadline)
+        # Several final answers for a one-value gold: a hedge unless every one of them is
+        # right (the same value written twice). Stop at the first wrong one.
+        hedge = f"hedge: {len(preds)} different final answers"
+        if len({p.key for p in preds}) > MAX_EQUIVALENT_ANSWERS:
+            return _decided(False, "extract", details, hedge)
+        for p in preds:
+            verdict = self._judge(golds, p, dict(details), deadline)
+            if not verdict.correct:
+                result = _decided(False, "extract", details, hedge)
+                result.error = verdict.error
+                return result
+        return verdict
 
-    def _judge(self, golds: list[Answer], pred: Answer, details: dict[str, Any]) -> VerifierResult:
+    def _judge(self, golds: list[Answer], pred: Answer, details: dict[str, Any], deadline: float) -> VerifierResult:
         verdicts = [answers_equal(g, pred, string_stage_eq) for g in golds]
         if any(v is True for v in verdicts):
             return _decided(True, "string", details, "equal after normalisation")
         if all(v is False for v in verdicts):
             return _decided(False, "string", details, "different values")
 
-        deadline = time.monotonic() + self.timeout_s
         open_golds = [g for g, v in zip(golds, verdicts) if v is None]
         for stage in SYMBOLIC_STAGES:
             for gold in open_golds:

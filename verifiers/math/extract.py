@@ -67,6 +67,7 @@ def boxed_contents(text: str) -> list[str]:
 _ANSWER_LINE = re.compile(
     r"(?im)^[ \t>#*_-]*(?:\**\s*)?(?:the\s+)?(?:final\s+)?answer\s*(?:\*\*)?\s*[:\uff1a]\s*(?:\*\*)?[ \t]*(.*)$"
 )
+_NEXT_LINE = re.compile(r"\s*\n([^\n]*)")
 _HASH = re.compile(r"####\s*([^\n]*)")
 _ANSWER_IS = re.compile(
     r"(?i)\b(?:final\s+|correct\s+)?answer\s+(?:is|would\s+be|will\s+be|should\s+be)\s*[:=]?\s*"
@@ -136,15 +137,16 @@ def extract_answers(response: str, require_think: bool = False, choice: bool = F
     if boxes:
         return Extraction(boxes, "boxed")
 
-    lines = [_clean_line(m.group(1)) for m in _ANSWER_LINE.finditer(text)]
-    # "Answer:" alone on its line: the answer is on the next non-empty line.
+    lines = []
     for m in _ANSWER_LINE.finditer(text):
-        if not m.group(1).strip():
-            rest = text[m.end():].lstrip("\n")
-            nxt = rest.split("\n", 1)[0]
-            if nxt.strip():
-                lines.append(_clean_line(nxt))
-    lines = [line for line in lines if line]
+        content = m.group(1)
+        if not content.strip():
+            # "Answer:" alone on its line: the answer is on the next non-empty line.
+            nxt = _NEXT_LINE.match(text, m.end())
+            content = nxt.group(1) if nxt else ""
+        line = _clean_line(content) if content.strip() else ""
+        if line:
+            lines.append(line)
     if lines:
         return Extraction(lines, "answer_line")
 

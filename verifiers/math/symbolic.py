@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from fractions import Fraction
 from typing import Any, Optional
 
@@ -33,6 +34,22 @@ def mv_parse(latex: str) -> Any:
             if isinstance(item, (Basic, MatrixBase)):
                 return item
     return None
+
+
+_RELATION = re.compile(r"<|>|\\(?:le|ge|ne|lt|gt|neq|leq|geq)(?![A-Za-z])")
+
+
+def _comparable(gold: Scalar, pred: Scalar, g: Any, p: Any) -> bool:
+    """Both sides are relations or neither is, and neither parsed to a bare truth value.
+
+    math-verify reads some malformed chains such as "1 < 1 < x" as the number 1, which
+    would otherwise equal a gold of 1.
+    """
+    import sympy
+
+    if bool(_RELATION.search(gold.latex)) != bool(_RELATION.search(pred.latex)):
+        return False
+    return not isinstance(g, sympy.logic.boolalg.BooleanAtom) and not isinstance(p, sympy.logic.boolalg.BooleanAtom)
 
 
 def _float_rounding(gold: Scalar) -> int:
@@ -65,6 +82,8 @@ def math_verify_eq(gold: Scalar, pred: Scalar) -> Optional[bool]:
     g, p = mv_parse(gold.latex), mv_parse(pred.latex)
     if g is None or p is None:
         return None
+    if not _comparable(gold, pred, g, p):
+        return False
     gs, ps = _degree_variants(gold, pred, g, p)
     gs = [v for x in gs for v in _percent_variants(x, gold.percent, pred.percent)]
     ps = [v for x in ps for v in _percent_variants(x, pred.percent, gold.percent)]
@@ -114,6 +133,8 @@ def sympy_eq(gold: Scalar, pred: Scalar) -> Optional[bool]:
     g, p = mv_parse(gold.latex), mv_parse(pred.latex)
     if g is None or p is None:
         return None
+    if not _comparable(gold, pred, g, p):
+        return False
     gs, ps = _degree_variants(gold, pred, g, p)
     for gi, g0 in enumerate(gs):
         for pi_, p0 in enumerate(ps):
