@@ -63,14 +63,14 @@ def normalize_output(text: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class TestCase:
+class CodeCase:
     kind: str  # "stdio" or "assert"
     stdin: str = ""
     expected: str = ""
     source: str = ""  # assert mode: setup + the assert
 
 
-def parse_ground_truth(ground_truth: Any) -> list[TestCase]:
+def parse_ground_truth(ground_truth: Any) -> list[CodeCase]:
     """The tests in ``ground_truth``; ValueError naming the bad field otherwise."""
     if isinstance(ground_truth, (bytes, bytearray)):
         ground_truth = ground_truth.decode("utf-8")
@@ -83,7 +83,7 @@ def parse_ground_truth(ground_truth: Any) -> list[TestCase]:
         raise ValueError(f"code ground_truth must be a dict with 'tests' and/or 'asserts', got {type(ground_truth).__name__}")
     if "tests" not in ground_truth and "asserts" not in ground_truth:
         raise ValueError(f"code ground_truth has neither 'tests' nor 'asserts' (keys: {sorted(ground_truth)})")
-    cases: list[TestCase] = []
+    cases: list[CodeCase] = []
     tests = ground_truth.get("tests", [])
     if not isinstance(tests, list):
         raise ValueError(f"code ground_truth 'tests' must be a list, got {type(tests).__name__}")
@@ -95,7 +95,7 @@ def parse_ground_truth(ground_truth: Any) -> list[TestCase]:
         for name, value in (("stdin", stdin), ("stdout", stdout)):
             if not isinstance(value, str):
                 raise ValueError(f"code ground_truth tests[{i}].{name} must be a string, got {type(value).__name__}")
-        cases.append(TestCase("stdio", stdin=stdin, expected=stdout))
+        cases.append(CodeCase("stdio", stdin=stdin, expected=stdout))
     asserts = ground_truth.get("asserts", [])
     if isinstance(asserts, str):
         asserts = [asserts]
@@ -112,7 +112,7 @@ def parse_ground_truth(ground_truth: Any) -> list[TestCase]:
             compile(source, f"<asserts[{i}]>", "exec", dont_inherit=True)
         except SyntaxError as exc:
             raise ValueError(f"code ground_truth asserts[{i}] does not compile: {exc}") from None
-        cases.append(TestCase("assert", source=source))
+        cases.append(CodeCase("assert", source=source))
     if not cases:
         raise ValueError("code ground_truth has no tests (empty 'tests' and 'asserts')")
     return cases
@@ -197,7 +197,7 @@ class CodeVerifier:
         if len(responses) != len(ground_truths):
             raise ValueError(f"{len(responses)} responses but {len(ground_truths)} ground truths")
         results: list[VerifierResult | None] = [None] * len(responses)
-        pending: list[tuple[int, str, list[TestCase]]] = []
+        pending: list[tuple[int, str, list[CodeCase]]] = []
         for index, (response, truth) in enumerate(zip(responses, ground_truths)):
             try:
                 cases = parse_ground_truth(truth)
@@ -224,13 +224,13 @@ class CodeVerifier:
                 results[index] = self._score(program, cases, outcomes)
         return results  # type: ignore[return-value]
 
-    def _run_case(self, program: str, case: TestCase) -> SandboxResult:
+    def _run_case(self, program: str, case: CodeCase) -> SandboxResult:
         if case.kind == "stdio":
             return self.sandbox.run(program, mode="stdio", stdin=case.stdin)
         return self.sandbox.run(program, mode="assert", test=case.source)
 
     @staticmethod
-    def _score(program: str, cases: list[TestCase], outcomes: list[SandboxResult]) -> VerifierResult:
+    def _score(program: str, cases: list[CodeCase], outcomes: list[SandboxResult]) -> VerifierResult:
         tests = []
         passed = 0
         infrastructure = None

@@ -82,7 +82,7 @@ def test_parse_ground_truth_prepends_setup():
     ],
 )
 def test_parse_ground_truth_errors_name_the_field(truth, fragment):
-    with pytest.raises(ValueError, match=None) as info:
+    with pytest.raises(ValueError) as info:
         parse_ground_truth(truth)
     assert fragment in str(info.value)
 

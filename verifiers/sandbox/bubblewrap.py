@@ -12,6 +12,7 @@ import marshal
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -171,7 +172,10 @@ class Sandbox:
                      "--cap-add", "CAP_SYS_RESOURCE"]
         else:
             argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
-        argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        # --as-pid-1: the supervisor is the pid namespace's init, so bwrap's monitor reaps it
+        # (bwrap's own init would be orphaned when the monitor exits), and the program cannot
+        # signal it (the kernel drops signals to a namespace's init from inside the namespace).
+        argv += ["--as-pid-1", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
         argv += self._binds
         argv += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", tmpfs_bytes, "--tmpfs", "/tmp",
@@ -221,9 +225,9 @@ class Sandbox:
             "test": test,
             "workdir": WORKDIR,
             "limits": dataclasses.asdict(lim),
-            # The runner's uid also counts bwrap's init and the supervisor when the host is not
-            # root (one uid is all an unprivileged user namespace can map).
-            "nproc": int(lim.max_processes) + (0 if self.host_is_root else 2),
+            # The runner's uid also counts the supervisor when the host is not root (one uid is
+            # all an unprivileged user namespace can map).
+            "nproc": int(lim.max_processes) + (0 if self.host_is_root else 1),
             "drop_uid": self.host_is_root,
         }
         started = time.monotonic()
@@ -339,10 +343,17 @@ class Sandbox:
                 finished = True
             sel.close()
         finally:
-            # Killing bwrap's monitor kills the sandbox's init (--die-with-parent), and a pid
-            # namespace's init exits only after every process in the namespace is gone.
+            # Killing the sandbox's init kills its whole pid namespace (init exits only after
+            # every process in it is gone), and bwrap's monitor then reaps it and exits.
+            # Killing the monitor instead (the fallback) would work too, via --die-with-parent,
+            # but would leave init to be reaped by whoever adopts it.
             if not finished:
-                proc.kill()
+                try:
+                    if pidfd is None:  # no pidfd: a bare pid could have been reused, so not that
+                        raise ProcessLookupError
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                except OSError:  # ProcessLookupError, PermissionError
+                    proc.kill()
             try:
                 proc.wait(timeout=_STARTUP_GRACE_S)
             except subprocess.TimeoutExpired:

@@ -33,10 +33,11 @@ class Limits:
 @dataclasses.dataclass
 class SandboxResult:
     """status: "passed" means the harness saw the program (and the test, in assert mode) finish
-    normally; for stdio tests the caller still compares ``stdout``. Anything else is a failure:
-    timeout, cpu_limit, memory_limit, output_limit, exception, exit, early_exit, assertion_failed,
-    not_plain_data, threads_left, crash, signal, tampering, harness_killed, syntax_error,
-    test_error (the test itself is broken) or sandbox_error (infrastructure, not the program)."""
+    normally; for stdio tests the caller still compares ``stdout``. Anything else is a failure
+    of the program: timeout, cpu_limit, memory_limit, output_limit, exception, exit, early_exit,
+    assertion_failed, not_plain_data, threads_left, crash, signal, tampering, harness_killed,
+    harness_error, syntax_error; except test_error (the test itself is broken) and sandbox_error
+    (infrastructure), which no program can produce and which mean the run says nothing."""
 
     status: str
     message: str

@@ -6,7 +6,8 @@ their bytes, to appear as the package ``inside`` under /rlvr (code objects named
 ``python -S -s -B /rlvr/main.pyc JOB_FD VERDICT_FD``. They import only the standard library's
 builtin C modules, since every run pays for its imports, and nothing from rlvr.
 
-    supervisor: never runs program code; non-dumpable (or uid 0 of the sandbox when the host is
+    supervisor: never runs program code; the pid namespace's init (bwrap --as-pid-1), so the
+      program cannot signal it, and non-dumpable (or uid 0 of the sandbox when the host is
       root), so the runner cannot read its memory or descriptors. Forks the runner, reads the
       job from JOB_FD only after that, talks to the runner over two pipes, waits for it, and
       writes exactly one verdict line to VERDICT_FD (which the runner closed at once).

@@ -88,7 +88,7 @@ def run(ctl_in, ctl):
     try:
         path = _prepare(cfg)
     except (OSError, ValueError) as exc:
-        report("sandbox_error", f"could not set up the runner: {exc}")
+        report("harness_error", f"could not set up the runner: {exc}")
 
     def quitter(code=None):
         raise SystemExit(code)
@@ -155,14 +155,14 @@ def run(ctl_in, ctl):
         try:
             test_code = receive_test()
         except _BaseException as exc:
-            report("sandbox_error", f"could not receive the test: {exc!r}")
+            report("harness_error", f"could not receive the test: {exc!r}")
         g["__rlvr_chk__"] = chk
         g["__rlvr_b__"] = pristine
         try:
             _exec(test_code, g)
             test = g.pop("__rlvr_test__")
         except _BaseException as exc:
-            report("sandbox_error", f"could not define the test: {exc!r}")
+            report("harness_error", f"could not define the test: {exc!r}")
         g.pop("__rlvr_chk__", None)
         g.pop("__rlvr_b__", None)
         try:

@@ -9,6 +9,11 @@ from .channel import one_line, read_all, send_until, set_undumpable, write_all
 from .runner import run
 
 MESSAGE_LIMIT = 1024 * 1024
+# What the runner may report. Never "passed" (that needs the nonce) and never an infrastructure
+# status (sandbox_error, test_error): those would turn a failure into an unscored item, which a
+# policy could learn to prefer to a zero. Those come only from the supervisor and the host.
+RUNNER_FAILURES = frozenset({"exception", "exit", "early_exit", "memory_limit", "assertion_failed",
+                             "not_plain_data", "threads_left", "syntax_error", "harness_error"})
 SIGNAL_NAMES = {6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE",
                 15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ"}
 
@@ -52,7 +57,10 @@ def supervise(pid, fd, out_fd, job):
             state["claimed"] = True
         elif line.startswith(b"X ") and state["failure"] is None:
             status, _, message = line[2:].decode("utf-8", "replace").partition("\t")
-            state["failure"] = (status[:40] or "exception", message)
+            if status in RUNNER_FAILURES:
+                state["failure"] = (status, message)
+            else:
+                state["tamper"] = state["tamper"] or f"the runner reported an unknown status {status[:40]!r}"
         elif state["tamper"] is None:
             state["tamper"] = f"unexpected message on the control channel: {line[:60]!r}"
 

@@ -1,0 +1,38 @@
+"""The learner's GPU path: NCCL process group, FSDP2 with bf16 mixed precision, the policy step."""
+import pytest
+import torch
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CI has none; run with -m gpu on one)")
+def test_policy_step_on_gpu(tmp_path):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from rlvr.algorithms.config import AlgorithmConfig
+    from rlvr.learner.batching import count_loss_tokens, policy_shards
+    from rlvr.learner.worker import LearnerWorker, free_port
+    from rlvr.rollout.types import Sample
+
+    cfg = Qwen2Config(vocab_size=256, hidden_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                      intermediate_size=256, head_dim=64, tie_word_embeddings=True)
+    Qwen2ForCausalLM(cfg).save_pretrained(tmp_path)
+    w = LearnerWorker(0, 1, {"lr": 1e-2, "grad_clip": 1.0}, seed=0)
+    w.setup("127.0.0.1", free_port(), str(tmp_path))
+    assert w.device.type == "cuda" and torch.distributed.get_backend() == "nccl"
+    samples = [Sample("p", [1, 2, 3], [4, 5, 6, 7], "", [-1.0] * 4, "stop", 0, advantage=a) for a in (1.0, -1.0)]
+    shards = policy_shards(samples, 1, 2, pad_id=0)
+    tokens, seqs = count_loss_tokens(shards)
+    ctx = {"algorithm": AlgorithmConfig(), "eps_low": 0.2, "eps_high": 0.272, "global_tokens": tokens,
+           "global_seqs": seqs, "agg_constant": 4.0, "temperature": 1.0}
+    before = w.logprobs(shards[0])[0]
+    stats = w.train_step(shards[0], "policy", ctx)
+    after = w.logprobs(shards[0])[0]
+    assert stats["tokens"] == tokens and stats["grad_norm"] > 0
+    mask = shards[0][0]["loss_mask"]
+    # the positive-advantage sample became more likely, the negative one less
+    assert (after[0][mask[0]] - before[0][mask[0]]).sum() > 0
+    assert (after[1][mask[1]] - before[1][mask[1]]).sum() < 0
+    sd = w.full_state_dict()
+    assert sd["lm_head.weight"].dtype == torch.float32
+    w.shutdown()
