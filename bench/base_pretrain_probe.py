@@ -40,23 +40,26 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--n-docs", type=int, default=60000, help="pretraining documents")
     p.add_argument("--vocab", type=int, default=768)
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=512)
     p.add_argument("--seq-len", type=int, default=256)
-    p.add_argument("--batch", type=int, default=16, help="packed rows per step")
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--batch", type=int, default=8, help="packed rows per step")
+    p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--min-lr-ratio", type=float, default=0.1, help="cosine decays to lr * this")
-    p.add_argument("--ft-steps", type=int, default=60, help="fine-tuning steps on correct solutions")
+    p.add_argument("--ft-steps", type=int, default=150, help="fine-tuning steps on correct solutions")
     p.add_argument("--ft-lr", type=float, default=1e-3)
+    p.add_argument("--midtrain-steps", type=int, default=0,
+                   help="if > 0, also continue the base on midtrain_corpus for this many steps and evaluate it")
     p.add_argument("--n-eval", type=int, default=200)
     p.add_argument("--samples", type=int, default=4, help="samples per problem for the temperature-1 figure")
     p.add_argument("--device", default="cpu", help="cpu (the measured setting) or cuda (for quick sweeps)")
     p.add_argument("--max-operand", type=int, default=None, help="override arithmetic.MAX_OPERAND")
     p.add_argument("--noise-rate", type=float, default=None, help="override arithmetic.NOISE_RATE")
     p.add_argument("--mix", type=str, default=None, help="override PRETRAIN_MIX as problem,facts,filler")
+    p.add_argument("--fact-weights", type=str, default=None, help="override FACT_OP_WEIGHTS as w+,w-,w*,w/")
     p.add_argument("--out", type=Path, default=Path("bench/results/base_pretrain_probe.json"))
     p.add_argument("--save-dir", type=Path, default=None, help="save the pretrained checkpoint here")
     return p.parse_args()
@@ -155,6 +158,8 @@ def main() -> None:
         arith.NOISE_RATE = args.noise_rate
     if args.mix is not None:
         arith.PRETRAIN_MIX = dict(zip(("problem", "facts", "filler"), map(float, args.mix.split(","))))
+    if args.fact_weights is not None:
+        arith.FACT_OP_WEIGHTS = dict(zip("+-*/", map(float, args.fact_weights.split(","))))
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
@@ -197,6 +202,18 @@ def main() -> None:
     print(f"fine-tuned: greedy {ft_greedy['accuracy']:.3f} sampled {ft_sampled['accuracy']:.3f}")
     print("fine-tuned greedy per template", ft_greedy["per_template"])
 
+    midtrain = None
+    if args.midtrain_steps > 0:
+        mid = copy.deepcopy(model)
+        mid_docs = arith.midtrain_corpus(20000, args.seed + 2)
+        mid_rows = pack_documents([tok(d)["input_ids"] for d in mid_docs], args.seq_len, tok.eos_token_id)
+        mid_s, _, mid_loss = train(mid, mid_rows, args.midtrain_steps, args.batch, args.ft_lr,
+                                   min(10, args.midtrain_steps), args.min_lr_ratio, args.seed + 2, "midtrain")
+        midtrain = {"seconds": round(mid_s, 1), "final_loss": round(mid_loss, 4),
+                    "greedy": evaluate(mid, tok, eval_rows, False, 1, args.seed),
+                    "sampled": evaluate(mid, tok, eval_rows, True, args.samples, args.seed)}
+        print(f"midtrained: greedy {midtrain['greedy']['accuracy']:.3f} sampled {midtrain['sampled']['accuracy']:.3f}")
+
     summary = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "params": n_params, "vocab": len(tok), "corpus_tokens": n_tokens, "packed_rows": len(rows),
@@ -206,6 +223,7 @@ def main() -> None:
         "base": {"greedy": greedy, "sampled": sampled},
         "finetune": {"seconds": round(ft_s, 1), "final_loss": round(ft_loss, 4),
                      "greedy": ft_greedy, "sampled": ft_sampled},
+        "midtrain": midtrain,
         "eval_seconds": round(eval_s, 1),
         "total_seconds": round(time.perf_counter() - t0, 1),
     }

@@ -21,12 +21,14 @@ The RL-Zero prompt is plain text (no chat tokens), see ``PROMPT_TEMPLATE``; the 
 How the base checkpoint is made to leave room for RL (a synthetic stand-in for web noise, stated honestly):
 ``pretrain_corpus`` mixes (a) arithmetic fact sheets that are always right ("7 + 5 = 12", "The product of 3 and
 4 is 12."), (b) word problems in exactly the RL prompt's Question/Solution/Answer format and (c) filler prose.
-For the five templates in ``NOISY_TEMPLATES`` a fraction ``NOISE_RATE`` (0.65) of the word-problem documents
+For the five templates in ``NOISY_TEMPLATES`` a fraction ``NOISE_RATE`` (0.75) of the word-problem documents
 solve the problem with a WRONG but consistent operation (adding instead of taking away, subtracting instead of
 sharing, ...) and give that wrong operation's answer. A model pretrained on it knows arithmetic and the answer
-format but prefers the wrong operation on the noisy templates: greedy decoding gets roughly the three clean
-templates right (about 3/8), sampling at temperature 1 also gets about a third of the noisy ones (about half in
-all). RL-Zero only has to learn which operation each template needs, which a verifier reward can teach.
+format but prefers the wrong operation on the noisy templates: greedy decoding gets about the three clean
+templates right (measured ~0.39), sampling at temperature 1 also gets about a quarter of the noisy ones (~0.52
+in all; bench/base_pretrain_probe.py). RL-Zero only has to learn which operation each template needs, which
+a verifier reward can teach: a short fine-tune on correctly solved problems lifts the same model above 0.9.
+The rate was tuned up from a first guess of 0.65 (sampled accuracy came out ~0.6, above the wanted 0.40-0.55).
 Real web noise is not this tidy; this is a controlled gap, not a claim about real pretraining data.
 ``midtrain_corpus`` is the "Dolmino-like" stage: correct operations only, half of them with a one-line worked
 rationale, plus fact sheets, so a midtrained base starts higher.
@@ -45,12 +47,15 @@ SPLITS = ("train", "eval")
 EVAL_PERCENT = 20  # share of (template, operands) instances held out for "eval"
 
 MAX_OPERAND = 12  # operands 1..12 (subtraction's minuend to 24); results 0..144
-NOISE_RATE = 0.65
+NOISE_RATE = 0.75
 # template -> the wrong operation the noisy pretraining documents use for it
 NOISY_TEMPLATES = {"add_total": "*", "sub_give": "+", "sub_compare": "+", "mul_rows": "+", "div_share": "-"}
 PRETRAIN_MIX = {"problem": 0.55, "facts": 0.33, "filler": 0.12}
 MIDTRAIN_MIX = {"problem": 0.75, "facts": 0.25}
 THINK_SHARE = 0.5  # midtraining: share of word problems solved with a one-line rationale first
+# how often each operation appears on fact sheets; subtraction has the largest pool (minuends to 24) and two noisy
+# templates that rarely show it in word problems, so it gets more facts
+FACT_OP_WEIGHTS = {"+": 1.0, "-": 2.0, "*": 1.0, "/": 1.0}
 
 NAMES = [("Ava", "She"), ("Ben", "He"), ("Mia", "She"), ("Leo", "He"), ("Zoe", "She"), ("Sam", "He"),
          ("Ivy", "She"), ("Max", "He"), ("Emma", "She"), ("Noah", "He"), ("Lily", "She"), ("Omar", "He")]
@@ -218,8 +223,9 @@ _FACT_HEADERS = ["Practice sheet", "Math facts", "Homework answers", "Quick revi
 def _facts_doc(rng: random.Random) -> str:
     lines = []
     sentences = rng.random() < 0.2  # a minority of sheets use the sentence surface form
+    ops, weights = list(FACT_OP_WEIGHTS), list(FACT_OP_WEIGHTS.values())
     for _ in range(rng.randint(6, 14)):
-        op = rng.choice("+-*/")
+        op = rng.choices(ops, weights)[0]
         a, b = rng.choice(_operand_pool(op))
         r = apply(op, a, b)
         lines.append(_FACT_WORDS[op].format(a=a, b=b, r=r) if sentences else f"{a} {op} {b} = {r}")

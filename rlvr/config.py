@@ -17,19 +17,21 @@ from rlvr.algorithms.config import AlgorithmConfig
 class BaseModelConfig:
     """The base checkpoint `rlvr pretrain` makes when no model path is given (cached)."""
 
-    vocab_size: int = 512  # BPE vocabulary of the tokenizer trained on the corpus
+    vocab_size: int = 768  # BPE vocabulary of the tokenizer trained on the corpus
     hidden_size: int = 128  # tiny Qwen2 width (head_dim 64: vLLM's CPU attention needs >= 32)
-    num_layers: int = 4  # decoder layers
+    num_layers: int = 2  # decoder layers
     num_heads: int = 2  # attention heads (head_dim = hidden_size / num_heads)
     intermediate_size: int = 512  # MLP width
     max_position_embeddings: int = 512  # context length of the base
     corpus: str = "arithmetic"  # datasets/<corpus>.py provides pretrain_corpus(n_docs, seed)
     corpus_docs: int = 60000  # documents drawn from the corpus generator
-    steps: int = 600  # optimizer steps of pretraining
-    batch_size: int = 32  # packed sequences per optimizer step (all workers)
-    seq_len: int = 128  # packed sequence length
-    lr: float = 3e-3  # peak learning rate (cosine with warm-up)
+    steps: int = 1500  # optimizer steps of pretraining (about 3M tokens; bench/base_pretrain_probe.py)
+    batch_size: int = 8  # packed sequences per optimizer step (all workers)
+    seq_len: int = 256  # packed sequence length
+    lr: float = 3e-3  # peak learning rate (cosine to 10% with warm-up)
     warmup_steps: int = 30  # linear warm-up steps
+    num_workers: int = 1  # FSDP workers for pretraining (one process with all cores is fastest for ~1M params)
+    threads_per_worker: int = 2  # torch threads per worker
     seed: int = 0  # seed for the corpus, tokenizer and init
 
 

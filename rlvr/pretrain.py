@@ -25,7 +25,7 @@ def cache_key(base: BaseModelConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def build_base(base: BaseModelConfig, out_dir: str | Path, num_workers: int = 2) -> str:
+def build_base(base: BaseModelConfig, out_dir: str | Path) -> str:
     """Tokenizer + init + pretraining; returns the final checkpoint dir (HF format)."""
     from rlvr.data.builtin import load_builtin
     from rlvr.data.packing import pack_documents
@@ -46,14 +46,16 @@ def build_base(base: BaseModelConfig, out_dir: str | Path, num_workers: int = 2)
     init_model(config, base.seed).save_pretrained(out / "init")
     token_lists = tok(docs, add_special_tokens=False)["input_ids"]
     rows = pack_documents(token_lists, base.seq_len, tok.eos_token_id)
-    cfg = CausalLMConfig(steps=base.steps, batch_size=base.batch_size, micro_batch_size=max(1, base.batch_size // num_workers),
-                         lr=base.lr, warmup_steps=base.warmup_steps, num_workers=num_workers, seed=base.seed)
+    cfg = CausalLMConfig(steps=base.steps, batch_size=base.batch_size,
+                         micro_batch_size=max(1, base.batch_size // base.num_workers), lr=base.lr,
+                         warmup_steps=base.warmup_steps, num_workers=base.num_workers,
+                         threads_per_worker=base.threads_per_worker, seed=base.seed, log_every=100)
     log.info("pretraining the base: %d docs, %d packed rows of %d tokens, %d steps", len(docs), len(rows),
              base.seq_len, base.steps)
     return train_causal_lm(str(out / "init"), rows, cfg, out)
 
 
-def ensure_base_checkpoint(base: BaseModelConfig, num_workers: int = 2) -> str:
+def ensure_base_checkpoint(base: BaseModelConfig) -> str:
     """The cached base for this config, building it (under a file lock) when missing."""
     root = cache_dir() / "base" / cache_key(base)
     final = root / "final"
@@ -66,10 +68,10 @@ def ensure_base_checkpoint(base: BaseModelConfig, num_workers: int = 2) -> str:
             return str(final)
         from rlvr.placement import init_ray
 
-        init_ray(needed_cpus=num_workers + 1)
+        init_ray(needed_cpus=base.num_workers + 1)
         tmp = root / "building"
         shutil.rmtree(tmp, ignore_errors=True)
-        path = Path(build_base(base, tmp, num_workers))
+        path = Path(build_base(base, tmp))
         shutil.rmtree(final, ignore_errors=True)
         path.rename(final)
         (root / "config.json").write_text(json.dumps(dataclasses.asdict(base), indent=2))

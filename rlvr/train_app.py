@@ -23,7 +23,7 @@ def train(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-    model_path = cfg.model.path or ensure_base_checkpoint(cfg.model.base, cfg.learner.num_workers)
+    model_path = cfg.model.path or ensure_base_checkpoint(cfg.model.base)
     trainer = Trainer(cfg, run_dir, model_path)
     try:
         summary = trainer.run()
@@ -72,5 +72,5 @@ def pretrain_main(args: list[str]) -> int:
     from rlvr.pretrain import ensure_base_checkpoint
 
     cfg = compose(args)
-    print(ensure_base_checkpoint(cfg.model.base, cfg.learner.num_workers))
+    print(ensure_base_checkpoint(cfg.model.base))
     return 0

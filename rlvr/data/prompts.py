@@ -25,6 +25,7 @@ from rlvr.data.builtin import find_builtin, load_builtin
 
 # Used when a file row gives a bare question; matches the arithmetic task's plain RL-Zero wording.
 DEFAULT_PROMPT_TEMPLATE = "Solve the problem. Finish with a line 'Answer: <answer>'.\n\nQuestion: {question}\nSolution:"
+DEFAULT_STOP = ["\n\n", "Question:"]  # the default template's response ends before a blank line or a new question
 DEFAULT_N = 1000  # rows drawn from a generator when n is None
 PUBLIC_SETS = ("gsm8k", "minerva_math", "aime24", "amc23")
 
@@ -83,6 +84,14 @@ def load_prompts(
         raise DataError(f"{source!r} is neither a built-in dataset, a public set ({', '.join(PUBLIC_SETS)}) "
                         "nor a .jsonl/.parquet path")
     return _from_builtin(source, split, DEFAULT_N if n is None else n, seed, default_verifier)
+
+
+def stop_strings(source: str) -> list[str]:
+    """Stop strings for responses to ``source``'s prompts: a built-in's ``STOP``, else DEFAULT_STOP."""
+    name = source.partition(":")[0]
+    if name not in PUBLIC_SETS and not source.endswith((".jsonl", ".parquet")) and find_builtin(source):
+        return list(getattr(load_builtin(source), "STOP", DEFAULT_STOP))
+    return list(DEFAULT_STOP)
 
 
 def _known_verifiers() -> set[str]:

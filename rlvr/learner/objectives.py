@@ -39,7 +39,7 @@ def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: f
     logits = logits.float()
     if temperature != 1.0:
         logits = logits / temperature
-    return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
 def token_logprobs(model: torch.nn.Module, mb: dict[str, Any], temperature: float = 1.0) -> torch.Tensor:
@@ -58,12 +58,14 @@ def policy_objective(model: torch.nn.Module, mb: dict[str, Any], ctx: dict[str, 
     logits = _forward_logits(model, mb)[:, :-1].float()
     if temperature != 1.0:
         logits = logits / temperature
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, mb["input_ids"][:, 1:].unsqueeze(-1)).squeeze(-1)
+    # gather - logsumexp instead of a full log_softmax: one [B, L, V] float tensor, not two.
+    targets = mb["input_ids"][:, 1:].unsqueeze(-1)
+    logp = logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     if cfg.entropy_coef > 0:
-        entropy = entropy_from_logits(logits)
+        entropy = entropy_from_logits(logits, chunk_size=1024)
     else:
         with torch.no_grad():
-            entropy = entropy_from_logits(logits.detach())
+            entropy = entropy_from_logits(logits.detach(), chunk_size=1024)
     old_logp = mb.get("old_logp")
     if old_logp is None:
         old_logp = logp.detach()

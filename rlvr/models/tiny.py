@@ -29,6 +29,10 @@ def tiny_qwen2_config(
     if head_dim not in VLLM_CPU_HEAD_DIMS:
         raise ValueError(f"head_dim={head_dim} is not supported by vLLM's CPU attention; use one of "
                          f"{VLLM_CPU_HEAD_DIMS} (64 is the default)")
+    if head_dim * num_heads != hidden_size:
+        # vLLM's Qwen2 derives head_dim as hidden_size // num_heads and ignores config.head_dim
+        raise ValueError(f"hidden_size={hidden_size} must equal num_heads * head_dim = {num_heads} * {head_dim}; "
+                         "vLLM's Qwen2 ignores config.head_dim")
     num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
     if num_heads % num_kv_heads:
         raise ValueError(f"num_heads={num_heads} must be a multiple of num_kv_heads={num_kv_heads}")

@@ -13,6 +13,7 @@ import sys
 from typing import Callable
 
 from rlvr.recipes.config import RecipeError
+from rlvr.recipes.sources import MixError
 
 STAGE_COMMANDS = {  # command -> (default recipe, stages it runs)
     "recipe": ("tiny_midtrain", ("pretrain", "midtrain", "long_context", "sft", "microanneal")),
@@ -107,13 +108,11 @@ def _stage_command(command: str) -> Callable[[list[str]], int]:
             print(HELP.format(command=command, default=default, extra=MICROANNEAL_FLAGS if command == "microanneal" else ""))
             return 0
         if argv and argv[0] == "--list":
-            from rlvr.recipes.config import compose_recipe as _compose
-
             for name in list_recipes():
                 try:
-                    cfg = _compose(name)
+                    cfg = compose_recipe(name)
                     print(f"{name:<28} {cfg.stage:<13} {cfg.description}")
-                except RecipeError as exc:
+                except (RecipeError, MixError) as exc:
                     print(f"{name:<28} INVALID: {exc}")
             return 0
         try:
@@ -126,7 +125,7 @@ def _stage_command(command: str) -> Callable[[list[str]], int]:
             if cfg.stage not in stages:
                 raise RecipeError(f"recipe {name!r} is a {cfg.stage} recipe; `rlvr {command}` runs "
                                   f"{', '.join(stages)} (use `rlvr recipe recipe={name}`)")
-        except RecipeError as exc:
+        except (RecipeError, MixError) as exc:
             print(f"rlvr {command}: {exc}", file=sys.stderr)
             return 2
         if cfg_job:

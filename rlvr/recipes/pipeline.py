@@ -27,7 +27,10 @@ from rlvr.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 PREFIXES = ("base.", "midtrain.", "rl.")
-RL_DEFAULTS = ["progress=false"]
+# prompts_per_step=8 keeps a step's prefill (8 prompts x 8 samples x ~45 tokens) under vLLM's 4096-token
+# scheduler batch: on CPU, a seeded request whose prefill gets chunked crashes the engine ("CPU Generator does
+# not use offset") and the trainer then waits forever. Drop it once the engine sets max_num_batched_tokens.
+RL_DEFAULTS = ["progress=false", "rollout.prompts_per_step=8"]
 
 
 def split_overrides(overrides: list[str]) -> dict[str, list[str]]:

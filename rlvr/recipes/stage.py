@@ -216,6 +216,9 @@ def stage_key(cfg: RecipeConfig) -> str:
     mix_file = resolve_mix_path(cfg.data.mix) if cfg.data.mix else None
     if mix_file is not None and mix_file.is_file():
         blob["mix_sha256"] = hashlib.sha256(mix_file.read_bytes()).hexdigest()
+        blob["sources"] = _source_fingerprints(mix_file)
+    if cfg.stage == "sft":
+        blob["sft_sources"] = [_spec_fingerprint(spec) for spec in cfg.sft.data]
     # A stage built on another cached stage is stale when that one changes: key on its key too.
     if cfg.model.path.startswith("recipe:"):
         blob["upstream"] = stage_key(compose_recipe(cfg.model.path.split(":", 1)[1]))
@@ -225,6 +228,41 @@ def stage_key(cfg: RecipeConfig) -> str:
 
         blob["upstream"] = cache_key(BaseModelConfig())
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _file_fingerprint(path: Path) -> str:
+    """sha256 of a small file; size and mtime of a big one (hashing gigabytes on every lookup is too slow)."""
+    stat = path.stat()
+    if stat.st_size <= 64 << 20:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _spec_fingerprint(spec: str) -> str:
+    """What an SFT source depends on: a JSONL file, or the dataset and recipe code behind think:NAME."""
+    from rlvr.data.builtin import find_builtin
+
+    if spec.startswith("think:"):
+        files = [find_builtin(spec.split(":", 1)[1]), Path(__file__).with_name("sft.py")]
+        return ":".join(_file_fingerprint(f) for f in files if f is not None)
+    return _file_fingerprint(Path(spec)) if Path(spec).is_file() else spec
+
+
+def _source_fingerprints(mix_file: Path) -> list[str]:
+    """Per mix source, the generator code or data file it reads: a changed corpus must not hit the cache."""
+    from rlvr.recipes.mix import load_mix
+    from rlvr.recipes.sources import generator_for
+
+    out = []
+    for spec in load_mix(mix_file).sources:
+        if spec.kind == "builtin":
+            _, origin = generator_for(spec.where, spec.location, spec.text_field, spec.template)
+            out.append(_file_fingerprint(origin) if origin is not None else spec.location)
+        elif spec.kind == "path" and Path(spec.location).is_file():
+            out.append(_file_fingerprint(Path(spec.location)))
+        else:
+            out.append(spec.location)
+    return out
 
 
 def cache_root(cfg: RecipeConfig) -> Path:

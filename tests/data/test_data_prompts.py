@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rlvr.data.builtin import list_builtin, load_builtin
-from rlvr.data.prompts import DataError, load_prompts
+from rlvr.data.prompts import DataError, load_prompts, stop_strings
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 KNOWN = {"math", "code"}
@@ -26,6 +26,11 @@ def test_builtin_arithmetic_rows():
     for row, raw in zip(rows, module.generate("eval", 16, 3)):
         assert row.prompt == module.format_prompt(raw) and row.ground_truth == raw["answer"]
         assert row.verifier == "math" and row.metadata["template"] == raw["template"]
+
+
+def test_stop_strings():
+    assert stop_strings("arithmetic") == load_builtin("arithmetic").STOP
+    assert stop_strings("gsm8k") == stop_strings("x/train.jsonl") == ["\n\n", "Question:"]
 
 
 def test_unknown_source_is_named():

@@ -20,7 +20,10 @@ def test_policy_step_on_gpu(tmp_path):
     w = LearnerWorker(0, 1, {"lr": 1e-2, "grad_clip": 1.0}, seed=0)
     w.setup("127.0.0.1", free_port(), str(tmp_path))
     assert w.device.type == "cuda" and torch.distributed.get_backend() == "nccl"
-    samples = [Sample("p", [1, 2, 3], [4, 5, 6, 7], "", [-1.0] * 4, "stop", 0, advantage=a) for a in (1.0, -1.0)]
+    # Different responses (identical ones with opposite advantages would cancel exactly); rollout
+    # log-probs near the uniform policy's so the TIS weight is about 1.
+    samples = [Sample("p", [1, 2, 3], resp, "", [-5.5] * 4, "stop", 0, advantage=a)
+               for resp, a in (([4, 5, 6, 7], 1.0), ([8, 9, 10, 11], -1.0))]
     shards = policy_shards(samples, 1, 2, pad_id=0)
     tokens, seqs = count_loss_tokens(shards)
     ctx = {"algorithm": AlgorithmConfig(), "eps_low": 0.2, "eps_high": 0.272, "global_tokens": tokens,
@@ -28,11 +31,13 @@ def test_policy_step_on_gpu(tmp_path):
     before = w.logprobs(shards[0])[0]
     stats = w.train_step(shards[0], "policy", ctx)
     after = w.logprobs(shards[0])[0]
-    assert stats["tokens"] == tokens and stats["grad_norm"] > 0
+    assert stats["tokens"] == tokens, stats
+    assert stats["grad_norm"] > 0, stats
     mask = shards[0][0]["loss_mask"]
     # the positive-advantage sample became more likely, the negative one less
-    assert (after[0][mask[0]] - before[0][mask[0]]).sum() > 0
-    assert (after[1][mask[1]] - before[1][mask[1]]).sum() < 0
+    up = (after[0][mask[0]] - before[0][mask[0]]).sum()
+    down = (after[1][mask[1]] - before[1][mask[1]]).sum()
+    assert up > 0 > down, (up, down)
     sd = w.full_state_dict()
     assert sd["lm_head.weight"].dtype == torch.float32
     w.shutdown()

@@ -23,7 +23,9 @@ def test_head_dim_vllm_cpu_cannot_serve_is_refused():
     with pytest.raises(ValueError, match="head_dim=16"):
         tiny_qwen2_config(512, head_dim=16)
     with pytest.raises(ValueError, match="multiple of num_kv_heads"):
-        tiny_qwen2_config(512, num_heads=3, num_kv_heads=2)
+        tiny_qwen2_config(512, hidden_size=192, num_heads=3, num_kv_heads=2)
+    with pytest.raises(ValueError, match="num_heads \\* head_dim"):
+        tiny_qwen2_config(512, hidden_size=96)  # vLLM would compute head_dim 48 and fail to load
 
 
 def test_init_is_seeded_and_leaves_global_rng_alone():

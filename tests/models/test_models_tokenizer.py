@@ -34,12 +34,12 @@ def test_special_tokens(saved):
     assert tok(" 12")["input_ids"] != [] and tok.eos_token_id not in tok("Answer: 12")["input_ids"]
 
 
-def test_numbers_split_into_digits_with_the_space_on_the_first(saved):
+def test_numbers_split_into_single_digits(saved):
     tok, _ = saved
     pieces = tok.convert_ids_to_tokens(tok(" 144 and 7")["input_ids"])
-    assert pieces[:3] == ["Ġ1", "4", "4"] and pieces[-1] == "Ġ7"
+    assert pieces[:4] == ["Ġ", "1", "4", "4"] and pieces[-2:] == ["Ġ", "7"]
     # every number is digit-tokenized the same way whatever its corpus frequency
-    assert len(tok(" 987654")["input_ids"]) == 6
+    assert len(tok(" 987654")["input_ids"]) == 7
 
 
 def test_saved_directory_loads_with_auto_tokenizer(saved):
@@ -51,6 +51,22 @@ def test_saved_directory_loads_with_auto_tokenizer(saved):
     assert loaded.eos_token_id == 0
     chat = loaded.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_qwen2_checkpoint_dir_loads_the_same_tokenization(saved, tmp_path):
+    """AutoTokenizer in a directory with a qwen2 config.json builds Qwen2Tokenizer, which rebuilds the
+    normaliser and pre-tokenizer from Qwen2's own pattern: ours must be identical to it (vLLM loads it so)."""
+    from rlvr.models.tiny import tiny_qwen2_config
+
+    tok, _ = saved
+    tok.save_pretrained(tmp_path)
+    tiny_qwen2_config(len(tok)).save_pretrained(tmp_path)
+    loaded = load_tokenizer(tmp_path)
+    assert type(loaded).__name__ == "Qwen2Tokenizer"
+    texts = arith.pretrain_corpus(40, seed=4) + ["Zoë 12,345 — 7.5%\n\n<think>x</think>", "e\u0301 café"]
+    for text in texts:
+        assert loaded(text)["input_ids"] == tok(text)["input_ids"], text
+    assert loaded.eos_token_id == tok.eos_token_id == 0 and loaded.pad_token_id == 0
 
 
 def test_vocab_too_small_is_refused():

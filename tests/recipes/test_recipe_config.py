@@ -77,6 +77,13 @@ def test_a_bad_mix_file_fails_validation_naming_file_entry_and_field(tmp_path):
         compose_recipe("tiny_midtrain", ["data.total_tokens=0"])
 
 
+def test_the_command_reports_a_bad_mix_without_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad_mix.yaml"
+    bad.write_text(yaml.safe_dump([{"name": "a", "path": "web.csv", "tokens": 10}]))
+    assert COMMANDS["midtrain"]([f"data.mix={bad}", "--cfg", "job"]) == 2
+    assert f"{bad}: sources[0] (a): field 'path'" in capsys.readouterr().err
+
+
 def test_argument_parsing():
     assert parse_recipe_args("midtrain", ["a.b=1", "--cfg", "job", "-o", "/x"]) == \
         ("tiny_midtrain", ["a.b=1", "output_dir=/x"], True, [])
