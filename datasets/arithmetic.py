@@ -25,10 +25,12 @@ For the five templates in ``NOISY_TEMPLATES`` a fraction ``NOISE_RATE`` (0.75) o
 solve the problem with a WRONG but consistent operation (adding instead of taking away, subtracting instead of
 sharing, ...) and give that wrong operation's answer. A model pretrained on it knows arithmetic and the answer
 format but prefers the wrong operation on the noisy templates: greedy decoding gets about the three clean
-templates right (measured ~0.39), sampling at temperature 1 also gets about a quarter of the noisy ones (~0.52
-in all; bench/base_pretrain_probe.py). RL-Zero only has to learn which operation each template needs, which
-a verifier reward can teach: a short fine-tune on correctly solved problems lifts the same model above 0.9.
-The rate was tuned up from a first guess of 0.65 (sampled accuracy came out ~0.6, above the wanted 0.40-0.55).
+templates right (measured 0.38-0.41 over seeds), sampling at temperature 1 also gets about a quarter of the noisy
+ones (0.49-0.53 in all; bench/base_pretrain_probe.py). RL-Zero only has to learn which operation each template
+needs, which a verifier reward can teach: 150 fine-tuning steps on correctly solved problems lift the same model
+to 0.85-0.94 greedy. The rate was tuned up from a first guess of 0.65 (sampled accuracy came out ~0.6, above the
+wanted 0.40-0.55); subtraction gets twice the fact-sheet lines (``FACT_OP_WEIGHTS``) because both subtraction
+templates are noisy and it has the largest operand pool.
 Real web noise is not this tidy; this is a controlled gap, not a claim about real pretraining data.
 ``midtrain_corpus`` is the "Dolmino-like" stage: correct operations only, half of them with a one-line worked
 rationale, plus fact sheets, so a midtrained base starts higher.

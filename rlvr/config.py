@@ -25,8 +25,8 @@ class BaseModelConfig:
     max_position_embeddings: int = 512  # context length of the base
     corpus: str = "arithmetic"  # datasets/<corpus>.py provides pretrain_corpus(n_docs, seed)
     corpus_docs: int = 60000  # documents drawn from the corpus generator
-    steps: int = 1500  # optimizer steps of pretraining (about 3M tokens; bench/base_pretrain_probe.py)
-    batch_size: int = 8  # packed sequences per optimizer step (all workers)
+    steps: int = 750  # optimizer steps of pretraining (about 3M tokens; bench/base_pretrain_probe.py)
+    batch_size: int = 16  # packed sequences per optimizer step (all workers)
     seq_len: int = 256  # packed sequence length
     lr: float = 3e-3  # peak learning rate (cosine to 10% with warm-up)
     warmup_steps: int = 30  # linear warm-up steps

@@ -123,7 +123,8 @@ class Trainer:
         tries = 0
         while True:
             groups = self.stream.groups_for(step, self.expected.pop(step, 0),
-                                            on_group=lambda g: self.scorer.score_group(g, self.schedule.max_tokens))
+                                            on_group=lambda g: self.scorer.score_group(g, self.schedule.max_tokens),
+                                            check=self._check_engines)
             scored.extend(groups)
             for g in groups:
                 if not algo.filter_zero_std or has_signal(g):
@@ -137,6 +138,14 @@ class Trainer:
         gen = ray.get(self.gen_refs.pop(step, []))
         stats = {"tokens": sum(g["tokens"] for g in gen), "seconds": sum(g["seconds"] for g in gen), "tries": tries}
         return scored, kept, stats
+
+    def _check_engines(self) -> None:
+        """Raise the engine's own error if a generation call failed (instead of waiting forever)."""
+        refs = [r for rs in self.gen_refs.values() for r in rs]
+        if refs:
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            for ref in done:
+                ray.get(ref)  # re-raises the actor's exception
 
     def _learn(self, kept: list[Group]) -> dict[str, float]:
         cfg, algo = self.cfg, self.cfg.algorithm

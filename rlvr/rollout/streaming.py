@@ -19,24 +19,29 @@ def admissible(step: int, version: int, async_steps: int) -> bool:
 
 
 class GroupStream:
-    def __init__(self, source: Any, async_steps: int, timeout_s: float = 1800.0):
+    def __init__(self, source: Any, async_steps: int, timeout_s: float = 1800.0, poll_s: float = 2.0):
         """`source` has `get(block=True, timeout=...)` (a ray.util.queue.Queue or queue.Queue)."""
         self.source = source
+        self.poll_s = poll_s
         self.async_steps = async_steps
         self.timeout_s = timeout_s
         self.buffer: dict[int, list[Group]] = {}
         self.stale_dropped = 0
 
-    def _pull(self, deadline: float) -> Group:
-        remaining = max(0.1, deadline - time.time())
-        try:
-            return self.source.get(block=True, timeout=remaining)
-        except (_queue.Empty, Exception) as exc:  # ray's Empty subclasses queue.Empty
-            if time.time() >= deadline:
-                raise TimeoutError(f"no prompt group arrived from the engines in {self.timeout_s:.0f}s") from exc
-            raise
+    def _pull(self, deadline: float, check: Callable[[], None] | None) -> Group:
+        """The next group; polls so that a dead engine (`check` raises) ends the wait at once."""
+        while True:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no prompt group arrived from the engines in {self.timeout_s:.0f}s")
+            try:
+                return self.source.get(block=True, timeout=min(self.poll_s, max(0.01, remaining)))
+            except _queue.Empty:  # ray.util.queue.Empty subclasses it
+                if check is not None:
+                    check()
 
-    def groups_for(self, step: int, expected: int, on_group: Callable[[Group], None] | None = None) -> list[Group]:
+    def groups_for(self, step: int, expected: int, on_group: Callable[[Group], None] | None = None,
+                   check: Callable[[], None] | None = None) -> list[Group]:
         """Block until `expected` groups drawn for `step` have arrived (minus the stale ones).
 
         `on_group` runs on each admissible group as soon as it arrives (scoring overlaps the
@@ -49,7 +54,7 @@ class GroupStream:
             self._admit(g, step, got, on_group)
         deadline = time.time() + self.timeout_s
         while seen < expected:
-            g = self._pull(deadline)
+            g = self._pull(deadline, check)
             if g.step != step:
                 self.buffer.setdefault(g.step, []).append(g)
                 continue

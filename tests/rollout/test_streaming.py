@@ -40,3 +40,12 @@ def test_stream_times_out_with_clear_error():
     stream = GroupStream(queue.Queue(), async_steps=1, timeout_s=0.3)
     with pytest.raises(TimeoutError, match="no prompt group arrived"):
         stream.groups_for(0, expected=1)
+
+
+def test_a_dead_producer_ends_the_wait():
+    def check():
+        raise RuntimeError("engine 0 died")
+
+    stream = GroupStream(queue.Queue(), async_steps=1, timeout_s=30, poll_s=0.05)
+    with pytest.raises(RuntimeError, match="engine 0 died"):
+        stream.groups_for(0, expected=1, check=check)
