@@ -79,10 +79,10 @@ class LearnerConfig:
     gpus_per_worker: int = 1  # GPUs per worker when GPUs exist
     cpus_per_worker: float = 1.0  # Ray CPUs reserved per worker
     threads_per_worker: int = 1  # torch intra-op threads per worker on CPU
-    lr: float = 1e-3  # AdamW learning rate (tiny models want large ones; 1e-6 for 7B)
+    lr: float = 2e-4  # AdamW learning rate (the tiny default; 1e-3 collapsed it, Olmo 3 used 1e-6 at 7B)
     weight_decay: float = 0.0  # AdamW weight decay
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas
-    warmup_steps: int = 0  # linear warm-up steps
+    warmup_steps: int = 5  # linear warm-up steps (Adam's first steps are sign-like: full lr at once is destructive)
     lr_schedule: str = "constant"  # constant | cosine | linear (after warm-up)
     grad_clip: float = 1.0  # max global gradient norm (0: off)
     micro_batch_size: int = 32  # sequences per forward/backward on one worker

@@ -86,3 +86,20 @@ def test_the_arithmetic_split_holds_no_eval_instance():
     assert not any(q in train_text for q in questions)
     index = EvalIndex([EvalItem("arithmetic", str(i), q) for i, q in enumerate(questions)], n=30)
     assert Decontaminator(index).scan("mid", train_text.split("\n\n")) == train_text.split("\n\n")
+
+
+def test_the_command_drops_planted_rows_from_a_file(tmp_path, gsm8k_items, capsys):
+    from rlvr.recipes.commands import COMMANDS
+
+    rows = [{"text": f"an unrelated note number {i} about trains and weather"} for i in range(20)]
+    rows.insert(7, {"text": "Copied: " + gsm8k_items[42].text})
+    source = tmp_path / "train.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept, report = tmp_path / "kept.jsonl", tmp_path / "report.json"
+    assert COMMANDS["decontaminate"](["--source", str(source), "--eval", "gsm8k", "--drop", "--output", str(kept),
+                                      "--report", str(report)]) == 0
+    kept_rows = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert len(kept_rows) == 20 and all("Copied" not in r["text"] for r in kept_rows)
+    written = json.loads(report.read_text())
+    assert written["docs_matched"] == 1 and written["matches"][0]["doc_index"] == 7
+    assert json.loads(capsys.readouterr().out)["docs_matched"] == 1
