@@ -274,6 +274,8 @@ class Trainer:
                 "response/length_min": min(lengths, default=0),
                 "algo/stage": stage_before,
                 "algo/max_tokens": self.schedule.stages[stage_before].max_tokens,
+                # what the engines were actually asked for (dispatch runs ahead by async_steps)
+                "rollout/max_tokens": max((g.request.max_tokens for g in scored), default=0),
                 "time/sync_s": sync_s,
                 "policy/version": self.version,
             }

@@ -99,9 +99,11 @@ def run_pipeline(overrides: list[str], out: Path, fresh: bool = False) -> dict[s
     summary = {
         "overrides": overrides, "output_dir": str(out), "times_s": {k: round(v, 1) for k, v in times.items()},
         "base": {"checkpoint": base["final"], "stage_eval": base.get("eval_final", {}).get("accuracy"),
-                 "manifest": str(Path(base["final"]) / "mix_manifest.json")},
+                 "manifest": str(Path(base["final"]) / "mix_manifest.json"), "cached": bool(base.get("cached")),
+                 "build_s": base.get("seconds")},
         "midtrained": {"checkpoint": mid["final"], "stage_eval": mid.get("eval_final", {}).get("accuracy"),
-                       "manifest": str(Path(mid["final"]) / "mix_manifest.json")},
+                       "manifest": str(Path(mid["final"]) / "mix_manifest.json"), "cached": bool(mid.get("cached")),
+                       "build_s": mid.get("seconds")},
         "rl_zero": {k: {"start": v["eval/accuracy_start"], "end": v["eval/accuracy_end"], "run_dir": v["run_dir"]}
                     for k, v in rl.items()},
     }
@@ -117,8 +119,10 @@ def format_table(s: dict[str, Any]) -> str:
 
     rl = s["rl_zero"]
     rows = [
-        ("base (pretrained only)", s["base"]["stage_eval"], None, None, s["times_s"].get("base")),
-        ("midtrained", s["midtrained"]["stage_eval"], None, None, s["times_s"].get("midtrain")),
+        ("base (pretrained only)", s["base"]["stage_eval"], None, None,
+         "cached" if s["base"].get("cached") else s["times_s"].get("base")),
+        ("midtrained", s["midtrained"]["stage_eval"], None, None,
+         "cached" if s["midtrained"].get("cached") else s["times_s"].get("midtrain")),
         ("RL-Zero from base", None, rl["base"]["start"], rl["base"]["end"], s["times_s"].get("rl_zero_from_base")),
         ("RL-Zero from midtrained", None, rl["midtrained"]["start"], rl["midtrained"]["end"],
          s["times_s"].get("rl_zero_from_midtrained")),
@@ -126,8 +130,8 @@ def format_table(s: dict[str, Any]) -> str:
     lines = ["arithmetic eval accuracy (200 held-out prompts, greedy)",
              f"{'stage':<26}{'stage eval':>11}{'RL start':>10}{'RL end':>10}{'time':>9}"]
     for name, stage, start, end, secs in rows:
-        lines.append(f"{name:<26}{pct(stage):>11}{pct(start):>10}{pct(end):>10}"
-                     f"{(f'{secs / 60:.1f}m' if secs is not None else ''):>9}")
+        when = secs if isinstance(secs, str) else (f"{secs / 60:.1f}m" if secs is not None else "")
+        lines.append(f"{name:<26}{pct(stage):>11}{pct(start):>10}{pct(end):>10}{when:>9}")
     verdict = "yes" if s["midtrained_starts_higher"] else "NO"
     lines.append(f"midtrained base starts RL-Zero higher than the pretrained-only base: {verdict}; "
                  f"total {s['times_s']['total'] / 60:.1f} min")

@@ -274,12 +274,12 @@ def run_cached(cfg: RecipeConfig, runner: Any = None) -> dict[str, Any]:
     root = cache_root(cfg)
     done = root / "summary.json"
     if (root / "DONE").exists():
-        return json.loads(done.read_text())
+        return dict(json.loads(done.read_text()), cached=True)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (root / "DONE").exists():
-            return json.loads(done.read_text())
+            return dict(json.loads(done.read_text()), cached=True)
         run = runner or run_stage
         summary = run(dataclasses.replace(cfg, output_dir=str(root)), root)
         (root / "DONE").write_text("ok\n")

@@ -27,7 +27,7 @@ def test_bad_overrides_fail_before_anything_runs(capsys):
 
 def test_the_table_shows_every_stage_and_the_verdict():
     summary = {
-        "base": {"stage_eval": 0.24}, "midtrained": {"stage_eval": 0.61},
+        "base": {"stage_eval": 0.24, "cached": True}, "midtrained": {"stage_eval": 0.61},
         "rl_zero": {"base": {"start": 0.24, "end": 0.30}, "midtrained": {"start": 0.60, "end": 0.72}},
         "times_s": {"base": 360.0, "midtrain": 120.0, "rl_zero_from_base": 150.0, "rl_zero_from_midtrained": 150.0,
                     "total": 780.0},
@@ -35,7 +35,8 @@ def test_the_table_shows_every_stage_and_the_verdict():
     }
     table = format_table(summary)
     lines = table.splitlines()
-    assert lines[2].startswith("base (pretrained only)") and "24.0%" in lines[2]
+    assert lines[2].startswith("base (pretrained only)") and "24.0%" in lines[2] and lines[2].endswith("cached")
+    assert lines[3].endswith("2.0m")
     assert "RL-Zero from midtrained" in lines[5] and "60.0%" in lines[5] and "72.0%" in lines[5]
     assert lines[-1].startswith("midtrained base starts RL-Zero higher than the pretrained-only base: yes")
     assert "13.0 min" in lines[-1]
