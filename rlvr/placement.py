@@ -49,7 +49,13 @@ def make_placement(count: int, cpus: float, gpus: int, name: str) -> PlacementGr
     if gpus > 0:
         bundle["GPU"] = gpus
     pg = placement_group([dict(bundle) for _ in range(count)], strategy="PACK", name=name)
-    ray.get(pg.ready(), timeout=300)
+    try:
+        ray.get(pg.ready(), timeout=120)
+    except ray.exceptions.GetTimeoutError as exc:
+        ray.util.remove_placement_group(pg)
+        raise RuntimeError(
+            f"placement group {name!r} ({count} x {bundle}) could not be placed in 120 s; the cluster has "
+            f"{ray.cluster_resources()} in all and {ray.available_resources()} free") from exc
     return pg
 
 

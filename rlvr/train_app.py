@@ -18,10 +18,13 @@ log = logging.getLogger("rlvr")
 
 def train(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
     """Run one experiment into `run_dir`; returns the summary (also written to summary.json)."""
+    from rlvr.placement import init_ray
     from rlvr.pretrain import ensure_base_checkpoint
-    from rlvr.trainer import Trainer
+    from rlvr.trainer import Trainer, cpus_needed
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Start Ray sized for the whole run before a base build could start it smaller.
+    init_ray(cfg.ray.address, cfg.ray.num_cpus, cpus_needed(cfg))
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
     model_path = cfg.model.path or ensure_base_checkpoint(cfg.model.base)
     trainer = Trainer(cfg, run_dir, model_path)

@@ -35,6 +35,12 @@ from rlvr.rollout.types import Group, GroupRequest, Sample
 log = logging.getLogger(__name__)
 
 
+def cpus_needed(cfg: TrainConfig) -> float:
+    """Logical CPUs the placement groups reserve (+1 for the driver's own tasks)."""
+    return (cfg.rollout.num_engines * cfg.rollout.cpus_per_engine
+            + cfg.learner.num_workers * cfg.learner.cpus_per_worker + 1)
+
+
 class PromptSampler:
     """Shuffled passes over the training prompts, skipping retired ones."""
 
@@ -89,8 +95,7 @@ class Trainer:
         self.stop = list(dict.fromkeys(list(self.train_set.stop) + list(cfg.rollout.stop)))
         self.sampler = PromptSampler(self.train_set, cfg.seed, self.retirement)
 
-        needed = cfg.rollout.num_engines * cfg.rollout.cpus_per_engine + cfg.learner.num_workers * cfg.learner.cpus_per_worker
-        init_ray(cfg.ray.address, cfg.ray.num_cpus, needed + 1)
+        init_ray(cfg.ray.address, cfg.ray.num_cpus, cpus_needed(cfg))
         rollout_cfg = dict(vars(cfg.rollout))
         learner_cfg = dict(vars(cfg.learner))
         learner_cfg["total_steps"] = cfg.steps

@@ -79,4 +79,4 @@ def test_long_context_stage_trains_with_yarn_and_reports_perplexity(make_checkpo
     assert set(summary["perplexity"]) == {"start (no YaRN)", "start + YaRN, untrained", "after long-context training"}
     assert "ppl@256" in summary["perplexity_table"]
     manifest = json.loads((tmp_path / "mix_manifest.json").read_text())
-    assert {s["name"] for s in manifest["sources"]} == {"long_worksheets", "short", "short_web"}
+    assert {s["name"] for s in manifest["sources"]} == {"long_web", "short_web"}

@@ -7,8 +7,12 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_pool_inside_a_ray_actor_times_out_a_blowup():
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # Another test in this worker process may have started Ray already: reuse it then.
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         @ray.remote(num_cpus=0)
         class Scorer:
@@ -33,4 +37,5 @@ def test_pool_inside_a_ray_actor_times_out_a_blowup():
         assert results[1][1] is None
         assert elapsed < 10
     finally:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
