@@ -105,7 +105,7 @@ class LongContextConfig:
     original_max_position_embeddings: int = 0  # the length the model was trained at (0: its max_position_embeddings)
     beta_fast: float = 32.0  # YaRN ramp boundaries (the paper's defaults)
     beta_slow: float = 1.0
-    eval_source: str = "arithmetic:pretrain"  # generator whose documents, joined, make the held-out long texts
+    eval_source: str = "arithmetic:pretrain"  # held-out texts: a generator (NAME:WHAT) or a .jsonl/.parquet file
     eval_lengths: list[int] = field(default_factory=lambda: [128, 256, 512])  # perplexity measured at these lengths
     eval_docs: int = 8  # long documents per eval length
     eval_seed: int = 12345  # generator seed of the eval texts (apart from the training data's)

@@ -56,11 +56,16 @@ def apply_yarn(src: str | Path, dst: str | Path, factor: float, original: int = 
 
 
 def long_eval_docs(tokenizer: Any, source: str, length: int, count: int, seed: int) -> list[list[int]]:
-    """`count` held-out documents of at least `length` tokens, each joined from a generator's documents."""
-    from rlvr.recipes.sources import generator_for
+    """`count` held-out texts of `length` tokens: a file's documents (field `text`) or a generator's, joined
+    in order until each reaches `length` (a long document stays one text; short ones are glued)."""
+    from rlvr.recipes.sources import file_texts, generator_for
 
-    generate, _ = generator_for(f"long_context eval source {source!r}", source, "text", "")
-    texts = generate(count * 64, seed)
+    where = f"long_context.eval_source {source!r}"
+    if source.endswith((".jsonl", ".parquet")):
+        texts = file_texts(where, Path(source), "text", "")
+    else:
+        generate, _ = generator_for(where, source, "text", "")
+        texts = generate(count * 64, seed)
     docs: list[list[int]] = []
     cur: list[int] = []
     for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:

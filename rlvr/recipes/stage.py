@@ -210,9 +210,15 @@ def run_stage(cfg: RecipeConfig, out_dir: str | Path | None = None) -> dict[str,
 
 # ---- cached stages (recipe:NAME as a start checkpoint, the pipeline) ------------------------------------
 
+# The config sections a stage's checkpoint (and its summary's evals) depends on; the others (hardware notes,
+# another stage's section) must not invalidate a cached build when their defaults change.
+KEY_SECTIONS = ("stage", "model", "data", "decontamination", "train", "eval")
+STAGE_SECTIONS = {"long_context": ("long_context",), "sft": ("sft",), "microanneal": ("microanneal",)}
+
+
 def stage_key(cfg: RecipeConfig) -> str:
-    blob = dataclasses.asdict(cfg)
-    blob.pop("output_dir", None)
+    full = dataclasses.asdict(cfg)
+    blob = {k: full[k] for k in KEY_SECTIONS + STAGE_SECTIONS.get(cfg.stage, ())}
     mix_file = resolve_mix_path(cfg.data.mix) if cfg.data.mix else None
     if mix_file is not None and mix_file.is_file():
         blob["mix_sha256"] = hashlib.sha256(mix_file.read_bytes()).hexdigest()
@@ -255,7 +261,9 @@ def _source_fingerprints(mix_file: Path) -> list[str]:
 
     out = []
     for spec in load_mix(mix_file).sources:
-        if spec.kind == "builtin":
+        if spec.kind == "builtin" and spec.location.startswith("think:"):
+            out.append(_spec_fingerprint(spec.location))  # the traces depend on the dataset and on sft.py
+        elif spec.kind == "builtin":
             _, origin = generator_for(spec.where, spec.location, spec.text_field, spec.template)
             out.append(_file_fingerprint(origin) if origin is not None else spec.location)
         elif spec.kind == "path" and Path(spec.location).is_file():

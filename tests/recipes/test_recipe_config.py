@@ -102,3 +102,18 @@ def test_recipe_list(capsys):
     assert COMMANDS["recipe"](["--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in REAL + TINY) and "INVALID" not in out
+
+
+def test_cache_keys_follow_what_the_stage_uses():
+    from rlvr.recipes.stage import stage_key
+
+    base = compose_recipe("tiny_pretrain")
+    assert stage_key(base) == stage_key(compose_recipe("tiny_pretrain"))
+    assert stage_key(base) != stage_key(compose_recipe("tiny_pretrain", ["train.lr=1e-3"]))
+    assert stage_key(base) != stage_key(compose_recipe("tiny_pretrain", ["data.seed=1"]))
+    # sections the stage never reads leave its key alone
+    assert stage_key(base) == stage_key(compose_recipe("tiny_pretrain", ["hardware.notes=x", "sft.max_len=64",
+                                                                         "long_context.factor=8"]))
+    # a stage started from another recipe's output changes when that recipe does
+    mid = stage_key(compose_recipe("tiny_midtrain"))
+    assert mid == stage_key(compose_recipe("tiny_midtrain"))

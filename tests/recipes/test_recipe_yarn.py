@@ -110,3 +110,20 @@ def test_vllm_reads_the_same_yarn_configuration(yarn_pair):
     half = cache.shape[-1] // 2
     assert torch.allclose(cache[:, :half], cos[0, :, :half], atol=1e-5)
     assert torch.allclose(cache[:, half:], sin[0, :, :half], atol=1e-5)
+
+
+def test_long_eval_texts_come_from_generators_or_files(tiny_tokenizer_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from rlvr.recipes.long_context import long_eval_docs
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
+    generated = long_eval_docs(tok, "arithmetic:pretrain", 300, 3, seed=5)
+    assert len(generated) == 3 and all(len(d) == 300 for d in generated)
+    assert long_eval_docs(tok, "arithmetic:pretrain", 300, 3, seed=5) == generated
+    data = tmp_path / "held.jsonl"
+    data.write_text("".join(json.dumps({"text": f"Line {i}: the quiet park opened at nine."}) + "\n" for i in range(200)))
+    from_file = long_eval_docs(tok, str(data), 120, 4, seed=0)
+    assert len(from_file) == 4 and tok.decode(from_file[0]).startswith("Line 0: the quiet park")
+    with pytest.raises(ValueError, match="gave only"):
+        long_eval_docs(tok, str(data), 10_000, 4, seed=0)
