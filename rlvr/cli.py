@@ -10,6 +10,12 @@ commands:
   eval       score a checkpoint on a dataset (rlvr eval --help)
   verify     score a JSONL of responses with a named verifier (rlvr verify --help, --list)
   pretrain   build (or find in the cache) the tiny base checkpoint and print its path
+
+recipes (rlvr COMMAND --help; conf/recipe/README.md):
+  base, midtrain, long-context, sft, microanneal, recipe   run a stage recipe (recipe=NAME, --cfg job)
+  decontaminate   n-gram overlap of a mix against eval sets
+  merge           average checkpoints (model souping)
+  pipeline        base -> midtrain -> RL-Zero, one table
 """
 
 
