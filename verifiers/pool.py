@@ -136,7 +136,7 @@ class _Worker:
         try:
             self.conn.send(("stop",))
         except (OSError, ValueError):
-            pass
+            pass  # the worker is already gone: nothing left to stop
 
 
 def _shutdown(workers: list[_Worker]) -> None:

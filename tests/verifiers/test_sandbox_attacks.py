@@ -13,7 +13,6 @@ import uuid
 import pytest
 
 from verifiers.code import CodeVerifier
-from verifiers.sandbox import SandboxUnavailable
 
 # The honest answer: double(x) == 2 * x. Every hack below gets it wrong or never computes it.
 TRUTH = {"asserts": ["assert double(2) == 4", "assert double(5) == 10"]}
@@ -23,12 +22,8 @@ WRONG = "def double(x):\n    return x + 1\n"  # right on x == 1 only: a naive ha
 @pytest.fixture(scope="module")
 def verifier():
     v = CodeVerifier(cpu_time_s=1, wall_time_s=3, memory_mb=256, max_processes=8, max_output_bytes=65536, parallel=2)
-    try:
-        v.sandbox.ensure_available()
-    except SandboxUnavailable as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"bubblewrap sandbox unavailable here: {exc}")
+    # scripts/install.sh installs bubblewrap: a missing sandbox is a failure, never a skip.
+    v.sandbox.ensure_available()
     yield v
     v.close()
 

@@ -81,13 +81,13 @@ class Helper:
                 try:
                     conn.close()
                 except OSError:
-                    pass
+                    pass  # the helper's end may already be broken; it is being killed anyway
         if proc is not None and proc.poll() is None:
             proc.kill()
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                pass
+                pass  # SIGKILL was sent; a zombie left briefly is reaped by the next wait
 
     def _discard(self, restart: bool) -> None:
         self._finalizer()
@@ -170,4 +170,4 @@ def set_parent_death_signal() -> None:
         PR_SET_PDEATHSIG = 1
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
-        pass
+        pass  # not Linux/glibc: the parent's explicit kill on close still ends the helper

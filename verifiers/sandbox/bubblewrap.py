@@ -267,7 +267,7 @@ class Sandbox:
                 try:
                     os.close(fd)
                 except OSError:
-                    pass
+                    pass  # already closed on an error path; closing is best effort here
 
     def _drive(self, proc: subprocess.Popen, verdict_r: int, info_r: int, block_w: int | None,
                started: float) -> SandboxResult:
