@@ -1,14 +1,16 @@
 """The verifier contract and its registry.
 
 A verifier maps (response, ground_truth, prompt, metadata) to a :class:`VerifierResult`.
-Built-in verifiers and third-party ones register the same way: by the
-:func:`register` decorator at import time, and by an entry point in the
-``rlvr.verifiers`` group so that ``get_verifier(name)`` can find them without
-anyone importing the defining module first.
+Built-in verifiers and third-party ones are found the same way: by an entry point in the
+``rlvr.verifiers`` group (the built-ins' are in rlvr's pyproject.toml, so the package must be
+installed, editable or not), which lets ``get_verifier(name)`` load them in any process, spawned
+pool workers included, without anyone importing the defining module first. The :func:`register`
+decorator also names a verifier defined in a module that is imported anyway (tests, scripts).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 from importlib import metadata
 from typing import Any, Callable, Protocol
 
@@ -42,13 +44,37 @@ class Verifier(Protocol):
     """Anything callable like this is a verifier. Classes are instantiated with keyword
     options (``get_verifier(name, **options)``); plain functions are used as they are."""
 
-    def __call__(
-        self,
-        response: str,
-        ground_truth: Any,
-        prompt: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> VerifierResult: ...
+    def __call__(self, response: str, ground_truth: Any, prompt: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> VerifierResult: ...
+
+
+class TextVerifier:
+    """Base for class verifiers of a text response: the :class:`Verifier` call, which scores a
+    response that is not a string as a failure (reward 0, ``error`` set) and hands every other one
+    to :meth:`score`. ``ground_truth`` may be left out for verifiers that ignore it."""
+
+    def __call__(self, response: str, ground_truth: Any = None, prompt: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> VerifierResult:
+        if not isinstance(response, str):
+            return VerifierResult.failure(f"response must be a string, got {type(response).__name__}")
+        return self.score(response, ground_truth, prompt, metadata)
+
+    def score(self, response: str, ground_truth: Any, prompt: str | None,
+              metadata: dict[str, Any] | None) -> VerifierResult:
+        raise NotImplementedError
+
+
+def ground_truth_object(ground_truth: Any, *, error: type[ValueError], not_json: str, not_object: str) -> dict[str, Any]:
+    """A ground truth given as an object or as its JSON text, as a dict. Otherwise raises ``error``
+    with ``not_json`` (formatted with ``exc``, the JSON error) or ``not_object`` (with ``got``, a type name)."""
+    if isinstance(ground_truth, str):
+        try:
+            ground_truth = json.loads(ground_truth)
+        except ValueError as exc:
+            raise error(not_json.format(exc=exc)) from None
+    if not isinstance(ground_truth, dict):
+        raise error(not_object.format(got=type(ground_truth).__name__))
+    return ground_truth
 
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
@@ -76,18 +102,6 @@ def _entry_points() -> dict[str, metadata.EntryPoint]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def _builtin_modules() -> dict[str, str]:
-    # The same names pyproject.toml declares as entry points: used when the package is
-    # imported from a source tree that was never pip-installed.
-    return {
-        "math": "verifiers.math",
-        "code": "verifiers.code",
-        "ifeval": "verifiers.ifeval",
-        "random": "verifiers.random_reward",
-        "format": "verifiers.format",
-    }
-
-
 def _lookup(name: str) -> Callable[..., Any]:
     if name in _REGISTRY:
         return _REGISTRY[name]
@@ -96,14 +110,9 @@ def _lookup(name: str) -> Callable[..., Any]:
         obj = eps[name].load()
         _REGISTRY.setdefault(name, obj)
         return _REGISTRY[name]
-    module = _builtin_modules().get(name)
-    if module is not None:
-        import importlib
-
-        importlib.import_module(module)
-        if name in _REGISTRY:
-            return _REGISTRY[name]
-    raise KeyError(f"unknown verifier {name!r}; known: {', '.join(list_verifiers()) or '(none)'}")
+    # The built-ins are entry points too: none at all means rlvr itself is not installed.
+    hint = "" if eps else f" (no {ENTRY_POINT_GROUP!r} entry points: install rlvr, e.g. `pip install -e .`)"
+    raise KeyError(f"unknown verifier {name!r}; known: {', '.join(list_verifiers()) or '(none)'}{hint}")
 
 
 def get_verifier(name: str, **options: Any) -> Verifier:
@@ -117,5 +126,5 @@ def get_verifier(name: str, **options: Any) -> Verifier:
 
 
 def list_verifiers() -> list[str]:
-    """Every name that get_verifier can resolve: registered, entry points and built-ins."""
-    return sorted(set(_REGISTRY) | set(_entry_points()) | set(_builtin_modules()))
+    """Every name that get_verifier can resolve: registered and entry points (built-ins included)."""
+    return sorted(set(_REGISTRY) | set(_entry_points()))

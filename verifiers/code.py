@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import json
 import os
 import re
 import threading
 from typing import Any, Sequence
 
-from verifiers.base import VerifierResult, register
+from verifiers.base import VerifierResult, ground_truth_object, register
 from verifiers.sandbox import Limits, Sandbox, SandboxResult, SandboxUnavailable
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)[^\n`]*$")
@@ -74,13 +73,9 @@ def parse_ground_truth(ground_truth: Any) -> list[CodeCase]:
     """The tests in ``ground_truth``; ValueError naming the bad field otherwise."""
     if isinstance(ground_truth, (bytes, bytearray)):
         ground_truth = ground_truth.decode("utf-8")
-    if isinstance(ground_truth, str):
-        try:
-            ground_truth = json.loads(ground_truth)
-        except ValueError as exc:
-            raise ValueError(f"code ground_truth is a string but not JSON: {exc}") from None
-    if not isinstance(ground_truth, dict):
-        raise ValueError(f"code ground_truth must be a dict with 'tests' and/or 'asserts', got {type(ground_truth).__name__}")
+    ground_truth = ground_truth_object(
+        ground_truth, error=ValueError, not_json="code ground_truth is a string but not JSON: {exc}",
+        not_object="code ground_truth must be a dict with 'tests' and/or 'asserts', got {got}")
     if "tests" not in ground_truth and "asserts" not in ground_truth:
         raise ValueError(f"code ground_truth has neither 'tests' nor 'asserts' (keys: {sorted(ground_truth)})")
     cases: list[CodeCase] = []
@@ -183,13 +178,9 @@ class CodeVerifier:
 
     # ------------------------------------------------------------------ scoring
 
-    def __call__(
-        self,
-        response: str,
-        ground_truth: Any,
-        prompt: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> VerifierResult:
+    # Not a TextVerifier: a response that is not a string scores as "no code block", without an error.
+    def __call__(self, response: str, ground_truth: Any, prompt: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> VerifierResult:
         return self.batch([response], [ground_truth])[0]
 
     def batch(self, responses: Sequence[str], ground_truths: Sequence[Any]) -> list[VerifierResult]:

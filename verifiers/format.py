@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifiers.base import VerifierResult, register
+from verifiers.base import TextVerifier, VerifierResult, register
 
 
 @register("format")
-class FormatVerifier:
+class FormatVerifier(TextVerifier):
     """Reward 1 for exactly one leading ``<think>...</think>`` pair followed by an answer.
 
     Options: ``open_tag``/``close_tag`` (default ``<think>``/``</think>``),
@@ -45,10 +45,8 @@ class FormatVerifier:
             return f"empty answer after {c}"
         return None
 
-    def __call__(self, response: str, ground_truth: Any = None, prompt: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> VerifierResult:
-        if not isinstance(response, str):
-            return VerifierResult.failure(f"response must be a string, got {type(response).__name__}")
+    def score(self, response: str, ground_truth: Any, prompt: str | None,
+              metadata: dict[str, Any] | None) -> VerifierResult:
         reason = self.check(response)
         ok = reason is None
         return VerifierResult(reward=1.0 if ok else 0.0, correct=ok,

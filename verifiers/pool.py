@@ -22,6 +22,7 @@ from multiprocessing import util as mp_util
 from multiprocessing.connection import Connection, wait
 from typing import Any, Sequence
 
+from verifiers._process import become_child
 from verifiers.base import VerifierResult, get_verifier
 
 _CTX = multiprocessing.get_context("spawn")
@@ -56,11 +57,7 @@ def coerce_result(obj: Any, name: str) -> VerifierResult:
 def _worker_main(conn: Connection, verifier_options: dict[str, dict[str, Any]], import_modules: tuple[str, ...]) -> None:
     import importlib
 
-    from verifiers.math.isolate import set_parent_death_signal
-
-    os.setpgrp()  # the pool kills the whole group: this worker and any helper it started
-    set_parent_death_signal()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    become_child(own_process_group=True)  # the pool kills the whole group: this worker and any helper it started
     built: dict[str, Any] = {}
     import_error = None
     for module in import_modules:

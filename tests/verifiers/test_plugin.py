@@ -101,3 +101,33 @@ def test_pip_installed_example_is_found(tmp_path, monkeypatch, clean_registry):
 def test_example_docs_show_the_entry_point():
     text = textwrap.dedent((EXAMPLE / "README.md").read_text())
     assert 'exact_match = "rlvr_example_verifier:ExactMatchVerifier"' in text
+
+
+BUILTINS = {"math": "verifiers.math:MathVerifier", "code": "verifiers.code:CodeVerifier",
+            "ifeval": "verifiers.ifeval:IFEvalVerifier", "random": "verifiers.random_reward:RandomVerifier",
+            "format": "verifiers.format:FormatVerifier"}
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_builtins_are_found_through_their_entry_points(name, monkeypatch):
+    # Built-ins take the plug-ins' path: an empty registry still resolves them, by the entry point alone.
+    monkeypatch.setattr(base, "_REGISTRY", {})
+    eps = base._entry_points()
+    assert eps[name].value == BUILTINS[name]
+    assert name in list_verifiers()
+    obj = base._lookup(name)
+    assert obj is eps[name].load() and obj.verifier_name == name
+
+
+def test_without_entry_points_the_error_says_to_install(monkeypatch):
+    monkeypatch.setattr(base, "_REGISTRY", {})
+    monkeypatch.setattr(base, "_entry_points", dict)
+    with pytest.raises(KeyError, match="install rlvr"):
+        get_verifier("math")
+
+
+@pytest.mark.parametrize("name", ["math", "ifeval", "format"])
+def test_text_verifiers_turn_a_non_string_response_into_a_failure(name):
+    result = get_verifier(name)(None, "4")
+    assert (result.reward, result.correct) == (0.0, False)
+    assert result.error == "response must be a string, got NoneType"

@@ -12,10 +12,9 @@ reward is the fraction of instructions followed, correct means all were (IFEval'
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from verifiers.base import VerifierResult, register
+from verifiers.base import TextVerifier, VerifierResult, ground_truth_object, register
 from verifiers.ifeval import ifbench_format, ifbench_words, ifeval_checks  # noqa: F401  (registers checks)
 from verifiers.ifeval.spec import INSTRUCTIONS, Instruction, KwargsError, parse_kwargs
 from verifiers.ifeval.text import strip_think
@@ -32,16 +31,9 @@ def parse_ground_truth(
     ground_truth: Any, prompt: str | None = None, ignore_unknown_kwargs: bool = False
 ) -> Plan:
     """Each instruction with its validated kwargs, or GroundTruthError."""
-    if isinstance(ground_truth, str):
-        try:
-            ground_truth = json.loads(ground_truth)
-        except ValueError as exc:
-            raise GroundTruthError(f"ground truth is not valid JSON: {exc}") from None
-    if not isinstance(ground_truth, dict):
-        raise GroundTruthError(
-            f"ground truth must be an object with instruction_id_list and kwargs, "
-            f"got {type(ground_truth).__name__}"
-        )
+    ground_truth = ground_truth_object(
+        ground_truth, error=GroundTruthError, not_json="ground truth is not valid JSON: {exc}",
+        not_object="ground truth must be an object with instruction_id_list and kwargs, got {got}")
     ids = ground_truth.get("instruction_id_list")
     if not isinstance(ids, list) or not ids:
         raise GroundTruthError("ground truth field 'instruction_id_list' must be a non-empty list")
@@ -83,7 +75,7 @@ def loose_variants(text: str) -> list[str]:
 
 
 @register("ifeval")
-class IFEvalVerifier:
+class IFEvalVerifier(TextVerifier):
     """Scores a response against IFEval/IFBench instructions.
 
     loose: also accept a response that follows an instruction once its first or last
@@ -96,15 +88,8 @@ class IFEvalVerifier:
         self.loose = loose
         self.ignore_unknown_kwargs = ignore_unknown_kwargs
 
-    def __call__(
-        self,
-        response: str,
-        ground_truth: Any,
-        prompt: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> VerifierResult:
-        if not isinstance(response, str):
-            return VerifierResult.failure(f"response must be a string, got {type(response).__name__}")
+    def score(self, response: str, ground_truth: Any, prompt: str | None,
+              metadata: dict[str, Any] | None) -> VerifierResult:
         try:
             plan = parse_ground_truth(ground_truth, prompt, self.ignore_unknown_kwargs)
         except GroundTruthError as exc:

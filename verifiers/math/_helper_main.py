@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import sys
 from multiprocessing.connection import Connection
 
-from verifiers.math.isolate import set_parent_death_signal
+from verifiers._process import become_child
 
 
 def _child_main(argv: list[str]) -> int:
     read_fd, write_fd, module_name = int(argv[0]), int(argv[1]), argv[2]
-    set_parent_death_signal()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    become_child()  # the parent decides when we stop
     rx = Connection(read_fd, writable=False)
     tx = Connection(write_fd, readable=False)
     try:

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from verifiers.base import VerifierResult, register
+from verifiers.base import TextVerifier, VerifierResult, register
 from verifiers.math.answer import (
     Answer,
     Choice,
@@ -91,7 +91,7 @@ def prompt_options(prompt: str | None) -> dict[str, str]:
 
 
 @register("math")
-class MathVerifier:
+class MathVerifier(TextVerifier):
     """Binary maths reward: 1 when the final answer is equivalent to the gold.
 
     Options: ``timeout_s`` (budget for the symbolic stages together, default 1.5),
@@ -137,10 +137,8 @@ class MathVerifier:
                 self._helper = Helper("verifiers.math.symbolic")
             return self._helper
 
-    def __call__(self, response: str, ground_truth: Any, prompt: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> VerifierResult:
-        if not isinstance(response, str):
-            return VerifierResult.failure(f"response must be a string, got {type(response).__name__}")
+    def score(self, response: str, ground_truth: Any, prompt: str | None,
+              metadata: dict[str, Any] | None) -> VerifierResult:
         try:
             golds = [_parse_gold(g) for g in gold_strings(ground_truth)]
         except (TypeError, ValueError) as exc:

@@ -13,7 +13,6 @@ The child side is :mod:`verifiers.math._helper_main` (``python -m``, started onl
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -158,16 +157,3 @@ class Helper:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-
-def set_parent_death_signal() -> None:
-    """Linux: get SIGKILL when the parent goes away, so a helper busy in C code never outlives it."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux/glibc: the parent's explicit kill on close still ends the helper

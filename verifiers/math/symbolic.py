@@ -59,8 +59,9 @@ def _float_rounding(gold: Scalar) -> int:
     return 6
 
 
-def _percent_variants(expr: Any, own_percent: bool, other_percent: bool) -> list[Any]:
-    return [expr, expr / 100] if own_percent and not other_percent else [expr]
+def _percent_variants(expr: Any, own_percent: bool, other_percent: bool) -> list[tuple[Any, int]]:
+    """(value, scale) readings: a "%" side against a bare number also means itself divided by 100."""
+    return [(expr, 1)] + ([(expr / 100, 100)] if own_percent and not other_percent else [])
 
 
 def _degree_variants(gold: Scalar, pred: Scalar, g: Any, p: Any) -> tuple[list[Any], list[Any]]:
@@ -76,17 +77,29 @@ def _degree_variants(gold: Scalar, pred: Scalar, g: Any, p: Any) -> tuple[list[A
     return gs, ps
 
 
-def math_verify_eq(gold: Scalar, pred: Scalar) -> Optional[bool]:
-    from math_verify import verify
+def _readings(gold: Scalar, pred: Scalar) -> Optional[bool] | tuple[list[Any], list[Any]]:
+    """Both stages start here: each side parsed, with its degree readings (gold's, pred's).
 
+    Returns the stage's answer instead when there is nothing to compare: None (undecided) when a side
+    does not parse, False when one side is a relation and the other not, or either is a bare truth value.
+    """
     g, p = mv_parse(gold.latex), mv_parse(pred.latex)
     if g is None or p is None:
         return None
     if not _comparable(gold, pred, g, p):
         return False
-    gs, ps = _degree_variants(gold, pred, g, p)
-    gs = [v for x in gs for v in _percent_variants(x, gold.percent, pred.percent)]
-    ps = [v for x in ps for v in _percent_variants(x, pred.percent, gold.percent)]
+    return _degree_variants(gold, pred, g, p)
+
+
+def math_verify_eq(gold: Scalar, pred: Scalar) -> Optional[bool]:
+    from math_verify import verify
+
+    readings = _readings(gold, pred)
+    if not isinstance(readings, tuple):
+        return readings
+    gs, ps = readings
+    gs = [v for x in gs for v, _ in _percent_variants(x, gold.percent, pred.percent)]
+    ps = [v for x in ps for v, _ in _percent_variants(x, pred.percent, gold.percent)]
     for gv in gs:
         for pv in ps:
             if verify(gv, pv, float_rounding=_float_rounding(gold), strict=True, timeout_seconds=None):
@@ -128,20 +141,14 @@ def _numbers_equal(g: Any, p: Any, gold: Scalar, pred: Scalar, gold_scale: int, 
 
 
 def sympy_eq(gold: Scalar, pred: Scalar) -> Optional[bool]:
-    import sympy
-
-    g, p = mv_parse(gold.latex), mv_parse(pred.latex)
-    if g is None or p is None:
-        return None
-    if not _comparable(gold, pred, g, p):
-        return False
-    gs, ps = _degree_variants(gold, pred, g, p)
+    readings = _readings(gold, pred)
+    if not isinstance(readings, tuple):
+        return readings
+    gs, ps = readings
     for gi, g0 in enumerate(gs):
         for pi_, p0 in enumerate(ps):
-            g_opts = [(g0, 1)] + ([(g0 / 100, 100)] if gold.percent and not pred.percent else [])
-            p_opts = [(p0, 1)] + ([(p0 / 100, 100)] if pred.percent and not gold.percent else [])
-            for gv, gsc in g_opts:
-                for pv, psc in p_opts:
+            for gv, gsc in _percent_variants(g0, gold.percent, pred.percent):
+                for pv, psc in _percent_variants(p0, pred.percent, gold.percent):
                     if _symbolic_equal(gv, pv, gold, pred, gsc if gi == 0 else 0, psc if pi_ == 0 else 0):
                         return True
     return False
