@@ -14,9 +14,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from rlvr.paths import DATASETS_DIR
-
-REPO_DATASETS_DIR = DATASETS_DIR  # rlvr.paths: the checkout's datasets/ or the copy a wheel ships
+REPO_DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
 MODULE_PREFIX = "rlvr_datasets"
 
 
