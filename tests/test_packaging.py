@@ -124,6 +124,7 @@ def test_wheel_install_runs_outside_the_checkout(tmp_path: Path) -> None:
              "d = m.distribution('rlvr');"
              "print(json.dumps({'rlvr': rlvr.__file__, 'verifiers': verifiers.__file__, 'conf': str(p.CONF_DIR),"
              " 'datasets': str(p.DATASETS_DIR), 'dist': str(d.locate_file('rlvr')),"
+             " 'arithmetic': str(__import__('rlvr.data.builtin').data.builtin.find_builtin('arithmetic')),"
              " 'eps': {e.name: e.value for e in d.entry_points if e.group == 'rlvr.verifiers'}}))")
     procs = {  # independent: run at once
         "probe": _run([str(python), "-c", probe], work, env),
@@ -141,6 +142,7 @@ def test_wheel_install_runs_outside_the_checkout(tmp_path: Path) -> None:
     assert Path(probe["rlvr"]) == site / "rlvr" / "__init__.py", "the venv imports the checkout, not the wheel"
     assert Path(probe["verifiers"]) == site / "verifiers" / "__init__.py"
     assert Path(probe["conf"]) == site / "rlvr" / "_conf" and Path(probe["datasets"]) == site / "rlvr" / "_datasets"
+    assert Path(probe["arithmetic"]) == site / "rlvr" / "_datasets" / "arithmetic.py"  # rlvr.data.builtin uses paths
     assert _files(Path(probe["conf"])) == _files(REPO / "conf")
     assert _files(Path(probe["datasets"])) == _files(REPO / "datasets")
     assert probe["eps"] == PYPROJECT["project"]["entry-points"]["rlvr.verifiers"]
