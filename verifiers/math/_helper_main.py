@@ -1,6 +1,9 @@
 """Child side of :class:`verifiers.math.isolate.Helper`: ``python -m verifiers.math._helper_main
-READ_FD WRITE_FD MODULE``. Imports MODULE, announces itself, then answers ``(fn, args)``
-requests with ``("ok", result)`` or ``("error", message)`` until its input pipe closes.
+READ_FD WRITE_FD MODULE``. Imports MODULE, runs its ``warm`` helper function if it has one,
+announces itself, then answers ``(fn, args)`` requests with ``("ok", result)`` or
+``("error", message)`` until its input pipe closes. Warming before "ready" matters for the
+replacement started after a timeout: the parent waits for "ready" outside any item's budget,
+so the next item is not charged for the first parse's lazy imports (over 1 s on a loaded CPU).
 Kept apart from isolate.py so that running it with ``-m`` does not re-import that module.
 """
 from __future__ import annotations
@@ -20,7 +23,9 @@ def _child_main(argv: list[str]) -> int:
     tx = Connection(write_fd, readable=False)
     try:
         functions = importlib.import_module(module_name).HELPER_FUNCTIONS
-    except BaseException as exc:  # report any import failure to the parent, then exit
+        if "warm" in functions:
+            functions["warm"]()
+    except BaseException as exc:  # report any import or warm-up failure to the parent, then exit
         tx.send(("error", f"{type(exc).__name__}: {exc}"))
         return 1
     tx.send(("ready", os.getpid()))

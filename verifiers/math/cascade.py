@@ -121,10 +121,10 @@ class MathVerifier(TextVerifier):
         self._helper_lock = threading.Lock()
 
     def warmup(self) -> None:
-        """Start the helper process now so the first item's budget is not spent on start-up."""
+        """Start the helper process (it warms up before it is ready) now, so the first item's
+        budget is not spent on start-up."""
         if self.isolate:
             self._get_helper().start()
-            self._get_helper().call("warm", timeout_s=60.0)
 
     def close(self) -> None:
         if self._helper is not None:
