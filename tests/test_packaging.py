@@ -142,7 +142,6 @@ def test_wheel_install_runs_outside_the_checkout(tmp_path: Path) -> None:
     assert Path(probe["rlvr"]) == site / "rlvr" / "__init__.py", "the venv imports the checkout, not the wheel"
     assert Path(probe["verifiers"]) == site / "verifiers" / "__init__.py"
     assert Path(probe["conf"]) == site / "rlvr" / "_conf" and Path(probe["datasets"]) == site / "rlvr" / "_datasets"
-    assert Path(probe["arithmetic"]) == site / "rlvr" / "_datasets" / "arithmetic.py"  # rlvr.data.builtin uses paths
     assert _files(Path(probe["conf"])) == _files(REPO / "conf")
     assert _files(Path(probe["datasets"])) == _files(REPO / "datasets")
     assert probe["eps"] == PYPROJECT["project"]["entry-points"]["rlvr.verifiers"]
@@ -157,3 +156,5 @@ def test_wheel_install_runs_outside_the_checkout(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (work / "out.jsonl").read_text().splitlines()]
     assert [(r["reward"], r["error"]) for r in rows] == [(1.0, None), (0.0, None)]
     assert BUILTIN_VERIFIERS <= {line.split()[0] for line in out["list"].splitlines() if line.strip()}
+    # Last, as it needs rlvr/data/builtin.py to search rlvr.paths.DATASETS_DIR (evaldata's branch does).
+    assert Path(probe["arithmetic"]) == site / "rlvr" / "_datasets" / "arithmetic.py"
