@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-MAX_MODEL_LEN = 2048  # prompt + response tokens the engine makes room for
+MAX_MODEL_LEN = 2048  # prompt + response tokens the engine makes room for (at most the model's positions)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
 
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     from rlvr.data.prompts import load_prompt_set
     from rlvr.evaluation import local_llm, sample_and_score, summarize, vllm_generate
@@ -41,8 +41,10 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"rlvr eval: {exc}", file=sys.stderr)
         return 2
+    # vLLM refuses a max_model_len over the model's positions (the tiny checkpoints have 512).
+    positions = getattr(AutoConfig.from_pretrained(args.model), "max_position_embeddings", None) or MAX_MODEL_LEN
     # float32 and a small KV share: the settings the rollout engines run the same checkpoints with.
-    llm = local_llm(args.model, seed=args.seed, dtype="float32", max_model_len=MAX_MODEL_LEN,
+    llm = local_llm(args.model, seed=args.seed, dtype="float32", max_model_len=min(MAX_MODEL_LEN, positions),
                     gpu_memory_utilization=0.3)
     with VerifierPool() as pool:
         scored = sample_and_score(vllm_generate(llm), prompts, samples=args.samples, temperature=args.temperature,

@@ -135,17 +135,16 @@ def load_prompts(
     if name in PUBLIC_SETS:
         path = Path(explicit) if sep else _public_file(name, split)
         return _subset(_PUBLIC_ADAPTERS[name](path, _file_rows(path), template), n, seed)
-    if source.endswith(FILE_SUFFIXES) or Path(source).is_dir():
-        path = Path(source)
-        verifiers = set(known_verifiers) if known_verifiers is not None else _known_verifiers()
-        rows = [_generic_row(path, number, raw, default_verifier, template, verifiers)
-                for number, raw in _file_rows(path)]
-        _check_unique_ids(path, rows)
-        return _subset(rows, n, seed)
-    if find_builtin(source) is None:
+    if _is_builtin(source):
+        return _from_builtin(source, split, DEFAULT_N if n is None else n, seed, default_verifier)
+    if not source.endswith(FILE_SUFFIXES) and not Path(source).is_dir():
         raise DataError(f"{source!r} is neither a built-in dataset, a public set ({', '.join(PUBLIC_SETS)}) "
-                        "nor a .jsonl/.json/.parquet path")
-    return _from_builtin(source, split, DEFAULT_N if n is None else n, seed, default_verifier)
+                        "nor a .jsonl/.json/.parquet path or a save_to_disk folder")
+    path = Path(source)
+    verifiers = set(known_verifiers) if known_verifiers is not None else _known_verifiers()
+    rows = [_generic_row(path, number, raw, default_verifier, template, verifiers) for number, raw in _file_rows(path)]
+    _check_unique_ids(path, rows)
+    return _subset(rows, n, seed)
 
 
 def _is_builtin(source: str) -> bool:

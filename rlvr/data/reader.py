@@ -17,6 +17,7 @@ line is reported by its number. Parquet and saved datasets carry their own schem
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import tempfile
 from pathlib import Path
@@ -94,9 +95,11 @@ def _load(path: Path, builder: str, where: str, unreadable: str) -> list[dict[st
     """All records of one local file through a ``datasets`` builder, leaving no cache behind."""
     import datasets
 
+    # data_files is a glob pattern: escaped, "a[1].jsonl" is that file and not "a1.jsonl".
+    pattern = glob.escape(str(path.resolve()))
     try:
         with tempfile.TemporaryDirectory(prefix="rlvr-read-") as cache, _quiet(datasets):
-            table = datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache,
+            table = datasets.load_dataset(builder, data_files=pattern, split="train", cache_dir=cache,
                                           keep_in_memory=True)
             return table.to_list()
     except Exception as exc:

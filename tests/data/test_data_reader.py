@@ -72,3 +72,12 @@ def test_file_problems(tmp_path):
     with pytest.raises(DataError, match=r"folder: a folder, but not one written by datasets' save_to_disk"):
         read_rows(tmp_path / "folder")
     assert read_rows(write(tmp_path / "empty.jsonl", "\n\n")) == []
+
+
+def test_file_names_are_not_patterns(tmp_path):
+    write(tmp_path / "a1.jsonl", '{"from": "a1"}\n')
+    write(tmp_path / "a[1].jsonl", '{"from": "a[1]"}\n')
+    write(tmp_path / "b*.jsonl", '{"from": "b*"}\n')
+    write(tmp_path / "bx.jsonl", '{"from": "bx"}\n')
+    assert read_rows(tmp_path / "a[1].jsonl") == [(1, {"from": "a[1]"})]
+    assert read_rows(tmp_path / "b*.jsonl") == [(1, {"from": "b*"})]
