@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 SUFFIXES = (".jsonl", ".json", ".parquet")
+BATCH_LINES = 4096  # lines taken from the Arrow table at a time
 
 
 class DataError(ValueError):
@@ -49,19 +50,13 @@ def read_rows(source: str | Path, *, where: str = "",
     An empty file gives an empty list; whether that is an error is the caller's call.
     """
     path = Path(source)
-    if path.is_dir():
-        rows: list[tuple[int, Any]] = list(enumerate(_saved_dataset(path, where), start=1))
-    elif not path.is_file():
+    if not path.is_dir() and not path.is_file():
         raise DataError("file not found", path, where=where)
-    elif path.suffix == ".parquet":
-        rows = list(enumerate(_load(path, "parquet", where, "not a readable Parquet file"), start=1))
-    elif path.suffix in (".jsonl", ".json"):
-        rows = _json_rows(path, where)
-    else:
+    if path.is_file() and path.suffix not in SUFFIXES:
         raise DataError(f"unsupported file type {path.suffix!r}; expected .jsonl, .json or .parquet", path,
                         where=where)
     out = []
-    for number, row in rows:
+    for number, row in _records(path, where):
         if not isinstance(row, (dict, DataError)):
             row = DataError(f"expected a JSON object, got {type(row).__name__}", path, number, where)
         if isinstance(row, DataError) and bad_rows == "raise":
@@ -70,43 +65,59 @@ def read_rows(source: str | Path, *, where: str = "",
     return out
 
 
-def _json_rows(path: Path, where: str) -> list[tuple[int, Any]]:
-    lines = [record["text"] for record in _load(path, "text", where, "not readable as UTF-8 text")]
-    if path.suffix == ".json":
-        try:
-            whole = json.loads("\n".join(lines))
-        except json.JSONDecodeError:
-            whole = None  # not one JSON document: read it as JSON Lines
-        if isinstance(whole, (list, dict)):
-            return list(enumerate(whole if isinstance(whole, list) else [whole], start=1))
-    rows: list[tuple[int, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            rows.append((number, DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, number,
-                                           where)))
-    return rows
+def _records(path: Path, where: str) -> Iterator[tuple[int, Any]]:
+    """Rows one at a time: the file's table stays memory-mapped, only the parsed rows are held."""
+    if path.is_dir():
+        yield from enumerate(_saved_dataset(path, where), start=1)
+    elif path.suffix == ".parquet":
+        with _dataset(path, "parquet", where, "not a readable Parquet file") as table:
+            yield from enumerate(table, start=1)
+    else:
+        with _dataset(path, "text", where, "not readable as UTF-8 text") as table:
+            whole = _one_document(table) if path.suffix == ".json" else None
+            if whole is not None:
+                yield from enumerate(whole, start=1)
+                return
+            number = 0
+            for batch in table.iter(batch_size=BATCH_LINES):
+                for line in batch["text"]:
+                    number += 1
+                    if line.strip():
+                        yield number, _parse(line, path, number, where)
 
 
-def _load(path: Path, builder: str, where: str, unreadable: str) -> list[dict[str, Any]]:
-    """All records of one local file through a ``datasets`` builder, leaving no cache behind."""
+def _one_document(table: Any) -> list[Any] | None:
+    """A .json file holding one JSON array (its items are the rows) or object (one row); None: JSON Lines."""
+    try:
+        whole = json.loads("\n".join(table["text"]))
+    except json.JSONDecodeError:
+        return None
+    return whole if isinstance(whole, list) else [whole] if isinstance(whole, dict) else None
+
+
+def _parse(line: str, path: Path, number: int, where: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, number, where)
+
+
+@contextlib.contextmanager
+def _dataset(path: Path, builder: str, where: str, unreadable: str) -> Iterator[Any]:
+    """One local file as a ``datasets.Dataset`` through ``builder``; its Arrow cache is deleted afterwards."""
     import datasets
 
     # data_files is a glob pattern: escaped, "a[1].jsonl" is that file and not "a1.jsonl".
     pattern = glob.escape(str(path.resolve()))
-    try:
-        with tempfile.TemporaryDirectory(prefix="rlvr-read-") as cache, _quiet(datasets):
-            table = datasets.load_dataset(builder, data_files=pattern, split="train", cache_dir=cache,
-                                          keep_in_memory=True)
-            return table.to_list()
-    except Exception as exc:
-        raise DataError(f"{unreadable} ({_first_line(exc)})", path, where=where) from None
+    with tempfile.TemporaryDirectory(prefix="rlvr-read-") as cache, _quiet(datasets):
+        try:
+            table = datasets.load_dataset(builder, data_files=pattern, split="train", cache_dir=cache)
+        except Exception as exc:
+            raise DataError(f"{unreadable} ({_first_line(exc)})", path, where=where) from None
+        yield table
 
 
-def _saved_dataset(path: Path, where: str) -> list[dict[str, Any]]:
+def _saved_dataset(path: Path, where: str) -> Any:
     import datasets
 
     try:
@@ -119,7 +130,7 @@ def _saved_dataset(path: Path, where: str) -> list[dict[str, Any]]:
             raise DataError(f"holds splits {', '.join(saved)}; name one: {path / next(iter(saved))}", path,
                             where=where)
         saved = next(iter(saved.values()))
-    return saved.to_list()
+    return saved
 
 
 @contextlib.contextmanager
