@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_hydra(rest)
     if command == "verify":
-        from verifiers.cli import main as verify_main
+        from rlvr.verify_cli import main as verify_main
 
         return verify_main(rest)
     if command == "eval":

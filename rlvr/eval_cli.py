@@ -1,16 +1,19 @@
-"""`rlvr eval`: score a checkpoint on a dataset with one vLLM engine (no Ray needed)."""
+"""`rlvr eval`: score a checkpoint on a dataset with a local vLLM engine (no Ray needed), via rlvr.evaluation."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
+MAX_MODEL_LEN = 2048  # prompt + response tokens the engine makes room for (at most the model's positions)
 
-def main(argv: list[str]) -> int:
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlvr eval", description="Evaluate a checkpoint: avg@k, pass@k, maj@k.")
     p.add_argument("model", help="Hugging Face checkpoint directory")
-    p.add_argument("--data", default="arithmetic", help="builtin dataset, public set (gsm8k, minerva_math, aime24, amc23) or .jsonl/.parquet")
-    p.add_argument("--split", default="eval", help="split of a builtin/public dataset")
+    p.add_argument("--data", default="arithmetic",
+                   help="builtin dataset, public set (gsm8k, minerva_math, aime24, amc23) or .jsonl/.json/.parquet")
+    p.add_argument("--split", default="eval", help="split of a builtin/public dataset (a public set's eval is test)")
     p.add_argument("-n", "--num", type=int, default=200, help="prompts to evaluate (0: all)")
     p.add_argument("-k", "--samples", type=int, default=1, help="samples per prompt")
     p.add_argument("--temperature", type=float, default=0.0)
@@ -19,34 +22,40 @@ def main(argv: list[str]) -> int:
     p.add_argument("--verifier", default="math", help="verifier for rows without one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default="", help="write per-sample JSONL here")
-    args = p.parse_args(argv)
+    return p
 
-    from transformers import AutoTokenizer
 
-    from rlvr.evaluation import summarize
-    from rlvr.prompt_sets import load_prompt_set
-    from rlvr.rollout.vllm_engine import VLLMEngine
-    from verifiers.pool import ScoreItem, VerifierPool
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+
+    from transformers import AutoConfig, AutoTokenizer
+
+    from rlvr.data.prompts import load_prompt_set
+    from rlvr.evaluation import local_llm, sample_and_score, summarize, vllm_generate
+    from verifiers.pool import VerifierPool
 
     try:
-        tok = AutoTokenizer.from_pretrained(args.model)
-        prompts = load_prompt_set(args.data, args.split, args.num or None, args.seed, args.verifier, args.template, tok)
+        prompts = load_prompt_set(args.data, args.split, args.num or None, args.seed,
+                                  AutoTokenizer.from_pretrained(args.model), default_verifier=args.verifier,
+                                  template=args.template)
     except (OSError, ValueError) as exc:
         print(f"rlvr eval: {exc}", file=sys.stderr)
         return 2
-    engine = VLLMEngine(args.model, 0, {"temperature": 1.0, "max_model_len": 2048}, args.seed)
-    texts = engine.generate_text([r.prompt_ids for r in prompts.rows], args.samples, args.max_tokens,
-                                 args.temperature, prompts.stop, args.seed)
-    items = [ScoreItem(verifier=r.verifier, response=t, ground_truth=r.ground_truth, prompt=r.prompt, metadata=dict(r.metadata))
-             for r, ts in zip(prompts.rows, texts) for t in ts]
+    # vLLM refuses a max_model_len over the model's positions (the tiny checkpoints have 512).
+    positions = getattr(AutoConfig.from_pretrained(args.model), "max_position_embeddings", None) or MAX_MODEL_LEN
+    # float32 and a small KV share: the settings the rollout engines run the same checkpoints with.
+    llm = local_llm(args.model, seed=args.seed, dtype="float32", max_model_len=min(MAX_MODEL_LEN, positions),
+                    gpu_memory_utilization=0.3)
     with VerifierPool() as pool:
-        results = pool.score(items)
-    summary = summarize(results, args.samples, [len(t) for ts in texts for t in ts])
+        scored = sample_and_score(vllm_generate(llm), prompts, samples=args.samples, temperature=args.temperature,
+                                  max_tokens=args.max_tokens, stop=prompts.stop, pool=pool, seed=args.seed)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
-            for item, res in zip(items, results):
-                f.write(json.dumps({"prompt": item.prompt, "response": item.response, "ground_truth": item.ground_truth,
-                                    "reward": res.reward, "correct": res.correct, "error": res.error}) + "\n")
+            for s in scored:
+                f.write(json.dumps({"prompt": s.row.prompt, "response": s.text, "ground_truth": s.row.ground_truth,
+                                    "reward": s.result.reward, "correct": s.result.correct,
+                                    "error": s.result.error}) + "\n")
+    summary = summarize(scored, max(1, args.samples))
     print(json.dumps({"model": args.model, "data": args.data, "prompts": len(prompts.rows), **summary}, indent=2))
     return 0
 

@@ -21,12 +21,12 @@ from ray.util.queue import Queue
 from rlvr.algorithms.length_schedule import LengthSchedule
 from rlvr.algorithms.sampling import PromptRetirement
 from rlvr.config import TrainConfig
+from rlvr.data.prompts import PromptSet, load_prompt_sets
 from rlvr.evaluation import evaluate
 from rlvr.learner.batching import balance, count_loss_tokens, policy_shards, policy_tensors, zero_weight
 from rlvr.learner.group import LearnerGroup
 from rlvr.metrics import MetricsLogger
 from rlvr.placement import init_ray
-from rlvr.prompt_sets import PromptSet, load_prompt_sets
 from rlvr.rewards import RewardScorer, assign_advantages, has_signal
 from rlvr.rollout.engines import EnginePool
 from rlvr.rollout.streaming import GroupStream
@@ -219,7 +219,7 @@ class Trainer:
         cfg = self.cfg
         started = time.time()
         results: dict[str, Any] = {"run_dir": str(self.run_dir)}
-        base_eval = evaluate(self.engines, self.eval_set, cfg.eval, self.stop, self.scorer, cfg.seed)
+        base_eval = self._evaluate()
         self.metrics.log({"step": 0, **base_eval})
         results["eval/accuracy_start"] = base_eval["eval/accuracy"]
         log.info("base eval accuracy %.3f", base_eval["eval/accuracy"])
@@ -304,8 +304,7 @@ class Trainer:
             if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.steps:
                 self._flush(pending_line, pending_probe)
                 pending_line = pending_probe = None
-                self.metrics.log({"step": step + 1, **evaluate(self.engines, self.eval_set, cfg.eval, self.stop,
-                                                               self.scorer, cfg.seed)})
+                self.metrics.log({"step": step + 1, **self._evaluate()})
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(reward=f"{line['train/reward_mean']:.3f}", acc=f"{line['train/accuracy']:.2f}")
@@ -313,7 +312,7 @@ class Trainer:
             self._flush(pending_line, pending_probe)
         if bar is not None:
             bar.close()
-        final_eval = evaluate(self.engines, self.eval_set, cfg.eval, self.stop, self.scorer, cfg.seed)
+        final_eval = self._evaluate()
         self.metrics.log({"step": cfg.steps, **final_eval})
         results["eval/accuracy_end"] = final_eval["eval/accuracy"]
         if cfg.save_checkpoint:
@@ -329,6 +328,11 @@ class Trainer:
         if sync:
             line["time/engine_load_s"] = max(sync)
         self.metrics.log(line)
+
+    def _evaluate(self) -> dict[str, float]:
+        ev = self.cfg.eval
+        return evaluate(self.engines.generate, self.eval_set, samples=ev.samples, temperature=ev.temperature,
+                        max_tokens=ev.max_tokens, stop=self.stop, pool=self.scorer.pool, seed=self.cfg.seed)
 
     def close(self) -> None:
         for closer in (self.scorer.close, self.metrics.close, self.learner.shutdown, self.engines.shutdown):

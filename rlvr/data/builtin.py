@@ -14,14 +14,15 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-REPO_DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
+from rlvr.paths import DATASETS_DIR
+
 MODULE_PREFIX = "rlvr_datasets"
 
 
 def dataset_dirs() -> list[Path]:
     """Folders searched for ``<name>.py``, in order."""
     extra = [Path(p) for p in os.environ.get("RLVR_DATASETS_PATH", "").split(os.pathsep) if p]
-    return extra + [REPO_DATASETS_DIR]
+    return extra + [DATASETS_DIR]
 
 
 def list_builtin() -> list[str]:

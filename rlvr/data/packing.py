@@ -1,6 +1,6 @@
 """Pack tokenized documents into fixed-length rows whose documents cannot see each other.
 
-Each row carries ``position_ids`` that restart at 0 at every document; ``labels`` are -100 wherever a token
+Each row carries ``position_ids`` that restart at 0 at every document; ``labels`` are IGNORE_INDEX wherever a token
 must not be a prediction target: the first token of each document (nothing of its own precedes it) and padding.
 Documents keep their order; a document that does not fit in what is left of a row starts the next row, and a
 document longer than ``seq_len`` is cut into ``seq_len`` pieces, each treated as its own document.
@@ -19,14 +19,14 @@ from typing import Sequence
 
 import torch
 
-IGNORE_INDEX = -100
+from rlvr.types import IGNORE_INDEX
 
 
 def pack_documents(token_lists: Sequence[Sequence[int]], seq_len: int, eos_id: int) -> list[dict]:
     """Pack documents (lists of token ids) into rows of exactly ``seq_len`` tokens.
 
     ``eos_id`` is appended to every document that does not already end with it, so the model learns where a
-    document stops; it also fills the tail of a row (as padding: its own position run, labels -100).
+    document stops; it also fills the tail of a row (as padding: its own position run, labels IGNORE_INDEX).
     Returns dicts of python lists: input_ids, labels, position_ids (all ``seq_len`` long) and doc_lens.
     """
     if seq_len < 2:

@@ -1,16 +1,20 @@
-"""Prompt datasets for RL: a built-in generator, a user's JSONL/Parquet file, or a shared public benchmark.
+"""Prompt sets for RL and evaluation: rows from a built-in generator, a user's file or a public benchmark.
 
 ``load_prompts(source, split, n, seed)`` understands three kinds of ``source``:
 
 * a built-in dataset name, e.g. ``"arithmetic"`` (see :mod:`rlvr.data.builtin`);
-* a path ending in ``.jsonl`` or ``.parquet``, each row with ``prompt`` or ``question``, ``answer`` or
-  ``ground_truth``, and optionally ``verifier`` and ``id``;
+* a path ending in ``.jsonl``, ``.json`` or ``.parquet`` (or a ``save_to_disk`` folder), each row with
+  ``prompt`` or ``question``, ``answer`` or ``ground_truth``, and optionally ``verifier`` and ``id``;
 * a public benchmark, ``"gsm8k"``, ``"minerva_math"``, ``"aime24"`` or ``"amc23"``, optionally with an explicit
   file: ``"gsm8k:/path/to/test.jsonl"``. Without a path the file is ``<data root>/<name>/<split>.jsonl``, the
-  data root being ``$RLVR_DATA_DIR`` or ``<repo>/../shared/data``.
+  data root being ``$RLVR_DATA_DIR`` or the sets shipped in ``datasets/public`` (their test splits, with their
+  licences). A public set's held-out split is its test split, so ``split="eval"`` reads ``test.jsonl``.
+
+``load_prompt_set`` adds the token ids the engines take and the stop strings (:func:`stop_strings`, the one
+rule); ``load_prompt_sets`` makes the trainer's (train, eval) pair from its ``data`` config.
 
 Bad rows raise :class:`DataError` naming the file, the 1-based row (the line number for JSONL) and the field;
-no row is ever dropped silently.
+no row is ever dropped silently. Files are read by :func:`rlvr.data.reader.read_rows`.
 """
 from __future__ import annotations
 
@@ -22,16 +26,18 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from rlvr.data.builtin import find_builtin, load_builtin
+from rlvr.data.reader import DataError, read_rows
+from rlvr.paths import DATASETS_DIR
 
 # Used when a file row gives a bare question; matches the arithmetic task's plain RL-Zero wording.
 DEFAULT_PROMPT_TEMPLATE = "Solve the problem. Finish with a line 'Answer: <answer>'.\n\nQuestion: {question}\nSolution:"
 DEFAULT_STOP = ["\n\n", "Question:"]  # the default template's response ends before a blank line or a new question
 DEFAULT_N = 1000  # rows drawn from a generator when n is None
 PUBLIC_SETS = ("gsm8k", "minerva_math", "aime24", "amc23")
+FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
 
-
-class DataError(ValueError):
-    """A dataset file or row that cannot be used; the message names file, row and field."""
+__all__ = ["DEFAULT_PROMPT_TEMPLATE", "DEFAULT_STOP", "PUBLIC_SETS", "DataError", "PromptRow", "PromptSet",
+           "TokenizedPrompt", "data_root", "load_prompt_set", "load_prompt_sets", "load_prompts", "stop_strings"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,9 +50,65 @@ class PromptRow:
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TokenizedPrompt(PromptRow):
+    """A row plus the token ids of its ``prompt``, tokenized once for the engines."""
+
+    prompt_ids: list[int]
+
+
+@dataclasses.dataclass
+class PromptSet:
+    rows: list[TokenizedPrompt]
+    stop: list[str]  # the source's stop strings (callers may add their own, e.g. rollout.stop)
+
+
 def data_root() -> Path:
+    """Where public benchmarks live: ``$RLVR_DATA_DIR`` or the copies shipped in datasets/public."""
     env = os.environ.get("RLVR_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    return Path(env) if env else DATASETS_DIR / "public"
+
+
+def stop_strings(source: str) -> list[str]:
+    """Stop strings for responses to ``source``'s prompts: a built-in's ``STOP``, else DEFAULT_STOP.
+
+    Every other source's bare questions are formatted with DEFAULT_PROMPT_TEMPLATE, a plain completion
+    prompt: without these stops a base model runs on into a made-up next "Question:" and the verifier reads
+    that answer instead.
+    """
+    if _is_builtin(source):
+        return list(getattr(load_builtin(source), "STOP", DEFAULT_STOP))
+    return list(DEFAULT_STOP)
+
+
+def load_prompt_set(source: str, split: str, n: int | None, seed: int, tokenizer: Any, *,
+                    default_verifier: str = "math", template: str = "", chat: bool = False) -> PromptSet:
+    """Rows of ``source`` with their prompt token ids, and the source's stop strings.
+
+    chat: the prompt is the tokenizer's chat template around the bare question (its end-of-turn token ends
+    a response, so the set carries no stop strings of its own; callers add their chat stops).
+    """
+    rows = load_prompts(source, split=split, n=n, seed=seed, default_verifier=default_verifier,
+                        prompt_template=template or None)
+    if not rows:
+        raise DataError(f"{source!r} split {split!r} has no rows")
+    if chat:
+        rows = [dataclasses.replace(r, prompt=tokenizer.apply_chat_template(
+            [{"role": "user", "content": r.question}], tokenize=False, add_generation_prompt=True)) for r in rows]
+    encoded = tokenizer([r.prompt for r in rows], add_special_tokens=False)["input_ids"]
+    tokenized = [TokenizedPrompt(**_fields(r), prompt_ids=list(ids)) for r, ids in zip(rows, encoded)]
+    return PromptSet(tokenized, [] if chat else stop_strings(source))
+
+
+def load_prompt_sets(data: Any, tokenizer: Any) -> tuple[PromptSet, PromptSet]:
+    """(train, eval) sets from a DataConfig: the eval set is the source's eval split, or ``eval_source``'s test."""
+    train = load_prompt_set(data.source, "train", data.train_size or None, data.seed, tokenizer,
+                            default_verifier=data.default_verifier, template=data.prompt_template)
+    eval_source = data.eval_source or data.source
+    evals = load_prompt_set(eval_source, "eval" if eval_source == data.source else "test", data.eval_size or None,
+                            data.seed + 1, tokenizer, default_verifier=data.default_verifier,
+                            template=data.prompt_template)
+    return train, evals
 
 
 def load_prompts(
@@ -71,27 +133,27 @@ def load_prompts(
         raise ValueError("prompt_template must contain '{question}'")
     name, sep, explicit = source.partition(":")
     if name in PUBLIC_SETS:
-        path = Path(explicit) if sep else data_root() / name / f"{split}.jsonl"
-        return _subset(_PUBLIC_ADAPTERS[name](path, _read_rows(path), template), n, seed)
-    if source.endswith((".jsonl", ".parquet")):
-        path = Path(source)
-        verifiers = set(known_verifiers) if known_verifiers is not None else _known_verifiers()
-        rows = [_generic_row(path, number, raw, default_verifier, template, verifiers)
-                for number, raw in _read_rows(path)]
-        _check_unique_ids(path, rows)
-        return _subset(rows, n, seed)
-    if find_builtin(source) is None:
+        path = Path(explicit) if sep else _public_file(name, split)
+        return _subset(_PUBLIC_ADAPTERS[name](path, _file_rows(path), template), n, seed)
+    if _is_builtin(source):
+        return _from_builtin(source, split, DEFAULT_N if n is None else n, seed, default_verifier)
+    if not source.endswith(FILE_SUFFIXES) and not Path(source).is_dir():
         raise DataError(f"{source!r} is neither a built-in dataset, a public set ({', '.join(PUBLIC_SETS)}) "
-                        "nor a .jsonl/.parquet path")
-    return _from_builtin(source, split, DEFAULT_N if n is None else n, seed, default_verifier)
+                        "nor a .jsonl/.json/.parquet path or a save_to_disk folder")
+    path = Path(source)
+    verifiers = set(known_verifiers) if known_verifiers is not None else _known_verifiers()
+    rows = [_generic_row(path, number, raw, default_verifier, template, verifiers) for number, raw in _file_rows(path)]
+    _check_unique_ids(path, rows)
+    return _subset(rows, n, seed)
 
 
-def stop_strings(source: str) -> list[str]:
-    """Stop strings for responses to ``source``'s prompts: a built-in's ``STOP``, else DEFAULT_STOP."""
-    name = source.partition(":")[0]
-    if name not in PUBLIC_SETS and not source.endswith((".jsonl", ".parquet")) and find_builtin(source):
-        return list(getattr(load_builtin(source), "STOP", DEFAULT_STOP))
-    return list(DEFAULT_STOP)
+def _is_builtin(source: str) -> bool:
+    return (source.partition(":")[0] not in PUBLIC_SETS and not source.endswith(FILE_SUFFIXES)
+            and find_builtin(source) is not None)
+
+
+def _fields(row: PromptRow) -> dict[str, Any]:
+    return {f.name: getattr(row, f.name) for f in dataclasses.fields(PromptRow)}
 
 
 def _known_verifiers() -> set[str]:
@@ -114,47 +176,27 @@ def _from_builtin(name: str, split: str, n: int, seed: int, default_verifier: st
     return out
 
 
-# ---- reading files ---------------------------------------------------------------------------------------
+# ---- rows of files -----------------------------------------------------------------------------------------
 
 
-def _read_rows(path: Path) -> list[tuple[int, Any]]:
-    """(1-based row number, parsed row) pairs. JSONL rows are numbered by line; blank lines hold no row."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError as exc:  # pragma: no cover - pyarrow ships with our dependencies
-            raise DataError(f"{path}: reading Parquet needs pyarrow ({exc})") from exc
-        try:
-            records = pq.read_table(path).to_pylist()
-        except Exception as exc:
-            raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
-        return list(enumerate(records, start=1))
-    if path.suffix != ".jsonl":
-        raise DataError(f"{path}: unsupported file type {path.suffix!r}; expected .jsonl or .parquet")
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path} row {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+def _public_file(name: str, split: str) -> Path:
+    path = data_root() / name / f"{'test' if split == 'eval' else split}.jsonl"
+    if not path.is_file() and data_root().is_dir():
+        shipped = sorted(p.stem for p in (data_root() / name).glob("*.jsonl"))
+        raise DataError(f"{name} has no {split!r} split here (splits: {', '.join(shipped) or 'none'}); "
+                        f"name a file: {name}:/path/to/{split}.jsonl, or set RLVR_DATA_DIR", path)
+    return path
+
+
+def _file_rows(path: Path) -> list[tuple[int, Any]]:
+    rows = read_rows(path)
     if not rows:
-        raise DataError(f"{path}: no rows")
+        raise DataError("no rows", path)
     return rows
 
 
 def _fail(path: Path, number: int, message: str) -> DataError:
-    return DataError(f"{path} row {number}: {message}")
-
-
-def _object(path: Path, number: int, raw: Any) -> dict:
-    if not isinstance(raw, dict):
-        raise _fail(path, number, f"expected a JSON object, got {type(raw).__name__}")
-    return raw
+    return DataError(message, path, number)
 
 
 def _text(path: Path, number: int, raw: dict, *fields: str) -> tuple[str, str]:
@@ -188,9 +230,8 @@ def _answer(path: Path, number: int, raw: dict, *fields: str) -> str:
     raise _fail(path, number, f"field {names} is missing")
 
 
-def _generic_row(path: Path, number: int, raw: Any, default_verifier: str, template: str,
+def _generic_row(path: Path, number: int, raw: dict, default_verifier: str, template: str,
                  known: set[str]) -> PromptRow:
-    raw = _object(path, number, raw)
     field, text = _text(path, number, raw, "prompt", "question")
     ground_truth = _answer(path, number, raw, "answer", "ground_truth")
     verifier = raw.get("verifier", default_verifier)
@@ -219,7 +260,7 @@ def _check_unique_ids(path: Path, rows: list[PromptRow]) -> None:
     for row in rows:
         number = row.metadata.get("source_row", 0)
         if row.id in seen:
-            raise DataError(f"{path} row {number}: field 'id' {row.id!r} repeats row {seen[row.id]}")
+            raise _fail(path, number, f"field 'id' {row.id!r} repeats row {seen[row.id]}")
         seen[row.id] = number
 
 
@@ -262,7 +303,6 @@ def _public_row(path: Path, number: int, name: str, row_id: Any, question: str, 
 def _gsm8k(path: Path, rows: list[tuple[int, Any]], template: str) -> list[PromptRow]:
     out = []
     for number, raw in rows:
-        raw = _object(path, number, raw)
         _, question = _text(path, number, raw, "question")
         _, solution = _text(path, number, raw, "answer")
         if "####" not in solution:
@@ -278,7 +318,6 @@ def _gsm8k(path: Path, rows: list[tuple[int, Any]], template: str) -> list[Promp
 def _minerva(path: Path, rows: list[tuple[int, Any]], template: str) -> list[PromptRow]:
     out = []
     for number, raw in rows:
-        raw = _object(path, number, raw)
         _, problem = _text(path, number, raw, "problem")
         _, solution = _text(path, number, raw, "solution")
         answer = _boxed(solution)
@@ -293,7 +332,6 @@ def _competition(name: str) -> Callable[[Path, list[tuple[int, Any]], str], list
     def adapt(path: Path, rows: list[tuple[int, Any]], template: str) -> list[PromptRow]:
         out = []
         for number, raw in rows:
-            raw = _object(path, number, raw)
             _, problem = _text(path, number, raw, "problem", "question")
             answer = _answer(path, number, raw, "answer")
             out.append(_public_row(path, number, name, raw.get("id", number), problem, answer, template,

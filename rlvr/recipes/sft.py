@@ -11,10 +11,11 @@ position run of its own); ``sft.packing`` packs them with restarting positions i
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any, Sequence
+
+from rlvr.data.reader import SUFFIXES, DataError, read_rows
 
 IGNORE_INDEX = -100
 
@@ -99,24 +100,17 @@ def _check_messages(where: str, messages: Any) -> list[dict[str, str]]:
 
 
 def load_conversations(spec: str, max_examples: int, seed: int) -> list[list[dict[str, str]]]:
-    """Conversations from ``think:DATASET`` (synthesised) or a JSONL file of {"messages": [...]}."""
+    """Conversations from ``think:DATASET`` (synthesised) or a JSONL/Parquet file of {"messages": [...]}."""
     if spec.startswith("think:"):
         return synthesize_traces(spec.split(":", 1)[1], max_examples or 1000, seed)
     path = Path(spec)
-    if not path.is_file() or path.suffix != ".jsonl":
-        raise SFTDataError(f"{spec}: not a think:DATASET generator nor an existing .jsonl file")
-    out = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SFTDataError(f"{path} row {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(raw, dict):
-                raise SFTDataError(f"{path} row {number}: expected an object")
-            out.append(_check_messages(f"{path} row {number}", raw.get("messages")))
+    if not path.is_file() or path.suffix not in SUFFIXES:
+        raise SFTDataError(f"{spec}: not a think:DATASET generator nor an existing {'/'.join(SUFFIXES)} file")
+    try:
+        rows = read_rows(path)
+    except DataError as exc:
+        raise SFTDataError(str(exc)) from None
+    out = [_check_messages(f"{path} row {number}", raw.get("messages")) for number, raw in rows]
     if max_examples and len(out) > max_examples:
         keep = sorted(random.Random(seed).sample(range(len(out)), max_examples))
         out = [out[i] for i in keep]

@@ -6,16 +6,18 @@ Every reader returns plain texts. A source names one of:
   reasoning traces, rlvr/recipes/sft.py). Otherwise NAME is a builtin dataset (datasets/NAME.py) and
   WHAT is either a corpus (the module's ``WHAT_corpus(n_docs, seed)``, e.g. ``arithmetic:pretrain``)
   or a split of ``generate(split, n, seed)`` whose rows become text through ``text_field``/``template``;
-* ``path: FILE`` — JSONL (one object per line) or Parquet, text from ``text_field`` or ``template``;
+* ``path: FILE`` — JSONL (one object per line), JSON or Parquet (rlvr.data.reader), text from ``text_field``
+  or ``template``;
 * ``hf: NAME`` — a Hugging Face dataset, streamed with the ``datasets`` library when it is installed.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
+
+from rlvr.data.reader import DataError, read_rows
 
 GENERATOR_CHUNK = 256  # documents drawn to estimate a generator's tokens per document
 
@@ -95,31 +97,12 @@ def generator_for(where: str, spec: str, text_field: str, template: str) -> tupl
 
 # ---- files ------------------------------------------------------------------------------------------------
 
-def read_records(where: str, path: Path) -> Iterator[tuple[int, Any]]:
-    """(1-based row, record) pairs of a JSONL or Parquet file."""
-    if not path.is_file():
-        raise MixError(f"{where}: field 'path': file not found: {path}")
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError as exc:
-            raise MixError(f"{where}: field 'path': reading Parquet needs pyarrow ({exc})") from None
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise MixError(f"{where}: field 'path': {path} is not a readable Parquet file ({exc})") from None
-        yield from enumerate(table.to_pylist(), start=1)
-        return
-    if path.suffix != ".jsonl":
-        raise MixError(f"{where}: field 'path': {path}: unsupported file type {path.suffix!r} (.jsonl or .parquet)")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MixError(f"{where}: {path} row {number}: not valid JSON ({exc.msg})") from None
+def read_records(where: str, path: Path) -> list[tuple[int, Any]]:
+    """(1-based row, record) pairs of a JSONL/JSON/Parquet file, read by rlvr.data.reader (errors as MixError)."""
+    try:
+        return read_rows(path, where=where)
+    except DataError as exc:
+        raise MixError(str(exc)) from None
 
 
 def file_texts(where: str, path: Path, text_field: str, template: str) -> list[str]:

@@ -1,15 +1,21 @@
 """Prompt loading: built-in generator, user files with errors naming file/row/field, and the public sets."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from rlvr.data.builtin import list_builtin, load_builtin
-from rlvr.data.prompts import DataError, load_prompts, stop_strings
+from rlvr.config import DataConfig
+from rlvr.data.prompts import (DEFAULT_STOP, DataError, PromptRow, TokenizedPrompt, load_prompt_set, load_prompt_sets,
+                               load_prompts, stop_strings)
+from rlvr.paths import DATASETS_DIR
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+PUBLIC = DATASETS_DIR / "public"
 KNOWN = {"math", "code"}
 
 
@@ -80,9 +86,6 @@ def test_missing_empty_and_unsupported_files(tmp_path):
 
 
 def test_parquet_rows_are_validated(tmp_path):
-    pq = pytest.importorskip("pyarrow.parquet")
-    import pyarrow as pa
-
     good = tmp_path / "p.parquet"
     pq.write_table(pa.Table.from_pylist([{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": "4"}]), good)
     assert [r.ground_truth for r in load_prompts(str(good), known_verifiers=KNOWN)] == ["2", "4"]
@@ -92,14 +95,16 @@ def test_parquet_rows_are_validated(tmp_path):
         load_prompts(str(bad), known_verifiers=KNOWN)
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared benchmark data not present")
 @pytest.mark.parametrize("name, size, first_answer", [
     ("gsm8k", 1319, "18"), ("minerva_math", 272, "1.6"), ("aime24", 30, "204"), ("amc23", 40, "27")])
 def test_public_sets(name, size, first_answer):
-    rows = load_prompts(f"{name}:{SHARED_DATA / name / 'test.jsonl'}")
+    rows = load_prompts(f"{name}:{PUBLIC / name / 'test.jsonl'}")
     assert len(rows) == size and rows[0].ground_truth == first_answer
     assert all(r.verifier == "math" and r.prompt.endswith("\nSolution:") for r in rows)
     assert len({r.id for r in rows}) == size
+    # The bare name reads the copy shipped in datasets/public, with its licence; "eval" is its test split.
+    assert load_prompts(name, split="test") == rows == load_prompts(name, split="eval")
+    assert (PUBLIC / name / "LICENSE").is_file()
 
 
 def test_public_set_errors_name_the_row(tmp_path):
@@ -108,3 +113,59 @@ def test_public_set_errors_name_the_row(tmp_path):
         load_prompts(f"gsm8k:{path}")
     path = write_jsonl(tmp_path / "m.jsonl", [{"problem": "p", "solution": "so \\boxed{\\frac{1}{2}}"}])
     assert load_prompts(f"minerva_math:{path}")[0].ground_truth == "\\frac{1}{2}"
+
+
+class CharTokenizer:
+    """Stands in for a Hugging Face tokenizer: one id per character, a ChatML-like chat template."""
+
+    def __call__(self, texts, add_special_tokens=False):
+        return {"input_ids": [[ord(c) for c in t] for t in texts]}
+
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
+        return f"<|im_start|>user\n{messages[0]['content']}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_one_stop_rule_for_every_prompt_set(tmp_path):
+    # The default experiment's stops must not change: arithmetic keeps its own STOP.
+    tok = CharTokenizer()
+    arith = load_prompt_set("arithmetic", "eval", 4, 0, tok)
+    assert arith.stop == load_builtin("arithmetic").STOP == stop_strings("arithmetic")
+    # Public sets and files of bare questions use the default completion template, so its stops.
+    assert load_prompt_set("amc23", "test", 3, 0, tok).stop == DEFAULT_STOP
+    path = write_jsonl(tmp_path / "q.jsonl", [{"question": "1+1?", "answer": "2"}])
+    assert load_prompt_set(str(path), "train", None, 0, tok).stop == DEFAULT_STOP
+    # A chat template ends a turn with its own token: the set adds no text stops of its own.
+    assert load_prompt_set("arithmetic", "eval", 4, 0, tok, chat=True).stop == []
+
+
+def test_prompt_sets_hold_explicit_fields_and_token_ids(tmp_path):
+    tok = CharTokenizer()
+    (row,) = load_prompts("arithmetic", split="eval", n=1, seed=5)
+    (tp,) = load_prompt_set("arithmetic", "eval", 1, 5, tok).rows
+    assert isinstance(tp, TokenizedPrompt) and isinstance(tp, PromptRow)
+    assert {f.name for f in dataclasses.fields(tp)} == {"id", "prompt", "ground_truth", "verifier", "question",
+                                                         "metadata", "prompt_ids"}
+    assert (tp.id, tp.prompt, tp.ground_truth, tp.verifier, tp.question, tp.metadata) == \
+        (row.id, row.prompt, row.ground_truth, row.verifier, row.question, row.metadata)
+    assert tp.prompt_ids == [ord(c) for c in row.prompt]
+    (chat,) = load_prompt_set("arithmetic", "eval", 1, 5, tok, chat=True).rows
+    assert chat.prompt == tok.apply_chat_template([{"role": "user", "content": row.question}])
+    assert chat.prompt_ids == [ord(c) for c in chat.prompt]
+    empty = write_jsonl(tmp_path / "e.jsonl", [{"question": "q", "answer": "1"}])
+    with pytest.raises(DataError, match="split 'train' has no rows"):
+        load_prompt_set(str(empty), "train", 0, 0, tok)
+
+
+def test_train_and_eval_sets_from_the_data_config():
+    tok = CharTokenizer()
+    data = DataConfig(source="arithmetic", train_size=6, eval_size=3, seed=2)
+    train, evals = load_prompt_sets(data, tok)
+    assert [r.id for r in train.rows] == [r.id for r in load_prompts("arithmetic", "train", 6, 2)]
+    assert [r.id for r in evals.rows] == [r.id for r in load_prompts("arithmetic", "eval", 3, 3)]
+    _, public = load_prompt_sets(DataConfig(source="arithmetic", eval_source="aime24", eval_size=0), tok)
+    assert len(public.rows) == 30 and public.stop == DEFAULT_STOP
+
+
+def test_public_sets_ship_only_their_test_split():
+    with pytest.raises(DataError, match=r"gsm8k has no 'train' split here \(splits: test\); name a file"):
+        load_prompts("gsm8k", split="train")

@@ -11,8 +11,8 @@ from rlvr.recipes.mix import build_mix, load_mix
 
 
 @pytest.fixture(scope="module")
-def gsm8k_items(shared_data):
-    items = load_eval_items("gsm8k")  # the test split of the shared public data
+def gsm8k_items():
+    items = load_eval_items("gsm8k")  # the test split shipped in datasets/public
     assert len(items) == 1319
     return items
 

@@ -90,7 +90,7 @@ def test_pip_installed_example_is_found(tmp_path, monkeypatch, clean_registry):
     rows.write_text(json.dumps({"response": "Paris", "ground_truth": "PARIS"}) + "\n")
     env_path = f"{target}:{REPO}"
     run = subprocess.run(
-        [sys.executable, "-m", "verifiers.cli", "exact_match", str(rows), "-o", str(tmp_path / "out.jsonl"),
+        [sys.executable, "-m", "rlvr.verify_cli", "exact_match", str(rows), "-o", str(tmp_path / "out.jsonl"),
          "--workers", "1"],
         capture_output=True, text=True, timeout=120, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
     )

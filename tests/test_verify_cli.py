@@ -1,4 +1,4 @@
-"""`rlvr verify` (verifiers.cli.main): the JSONL contract and its error handling."""
+"""`rlvr verify` (rlvr.verify_cli.main): the JSONL contract and its error handling."""
 import json
 import os
 import subprocess
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from verifiers.cli import main, parse_option
+from rlvr.verify_cli import main, parse_option
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -39,7 +39,7 @@ def test_scores_rows_and_reports_bad_ones(tmp_path, capsys):
     assert rows[0] == {"id": "a", "response": "so \\boxed{4}", "ground_truth": "4", "extra": [1],
                        "reward": 1.0, "error": None}
     assert rows[1]["reward"] == 0.0 and rows[1]["error"] == "row 2: missing field 'ground_truth'"
-    assert rows[2]["reward"] == 0.0 and rows[2]["error"].startswith("row 3: invalid JSON")
+    assert rows[2]["reward"] == 0.0 and rows[2]["error"].startswith("row 3: not valid JSON")
     assert rows[3]["id"] == "c" and rows[3]["reward"] == 1.0 and rows[3]["error"] is None
     assert rows[4]["error"] == "row 6: field 'response' must be a string, got int"
     assert rows[5]["error"] == "row 7: expected a JSON object, got list"
@@ -112,13 +112,13 @@ def test_parse_option_reads_json_values():
 
 def test_list_and_module_entry_point(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    listed = subprocess.run([sys.executable, "-m", "verifiers.cli", "--list"], capture_output=True, text=True,
+    listed = subprocess.run([sys.executable, "-m", "rlvr.verify_cli", "--list"], capture_output=True, text=True,
                             env=env, cwd=tmp_path, timeout=120)
     assert listed.returncode == 0
     names = {line.split("\t")[0] for line in listed.stdout.splitlines()}
     assert {"math", "random", "format"} <= names
     src = write_lines(tmp_path / "in.jsonl", [json.dumps({"response": "<think>a</think>b", "ground_truth": None})])
-    run = subprocess.run([sys.executable, "-m", "verifiers.cli", "format", str(src), "-o", "out.jsonl",
+    run = subprocess.run([sys.executable, "-m", "rlvr.verify_cli", "format", str(src), "-o", "out.jsonl",
                           "--workers", "1"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
     assert read_rows(tmp_path / "out.jsonl")[0]["reward"] == 1.0

@@ -7,7 +7,10 @@ Each input row needs ``response`` and ``ground_truth`` (and ``prompt``/``metadat
 verifier uses them). Each output row is the input row plus ``reward`` (float) and ``error``
 (null or a message). A row that cannot be scored (bad JSON, missing field, verifier error,
 timeout) gets reward 0 and an error naming its line number; every other row is still
-scored. Blank lines are skipped. ``python -m verifiers.cli`` works the same way.
+scored. Blank lines are skipped. ``python -m rlvr.verify_cli`` works the same way.
+
+The input is read by rlvr's one row reader (rlvr.data.reader, so Parquet works too); that is why this
+command lives in rlvr and not in the verifiers package, which does not depend on rlvr.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rlvr.data.reader import DataError, read_rows
 from verifiers.base import _lookup, get_verifier, list_verifiers  # _lookup: class/function without building it
 from verifiers.pool import ScoreItem, VerifierPool
 
@@ -66,21 +70,13 @@ def _describe(name: str) -> str:
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line number, row or None, error or None) for every non-blank line."""
+    """(row number, row or None, problem or None) for every row; a bad row is reported, not fatal."""
     out: list[tuple[int, dict[str, Any] | None, str | None]] = []
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                out.append((lineno, None, f"row {lineno}: invalid JSON ({exc.msg} at column {exc.colno})"))
-                continue
-            if not isinstance(row, dict):
-                out.append((lineno, None, f"row {lineno}: expected a JSON object, got {type(row).__name__}"))
-                continue
-            out.append((lineno, row, _row_problem(lineno, row)))
+    for number, row in read_rows(path, bad_rows="keep"):
+        if isinstance(row, DataError):
+            out.append((number, None, f"row {number}: {row.problem}"))
+        else:
+            out.append((number, row, _row_problem(number, row)))
     return out
 
 
@@ -138,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     input_path, output_path = Path(args.input), Path(args.output)
     try:
         rows = _read_rows(input_path)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (DataError, OSError) as exc:
         print(f"{PROG}: error: cannot read {input_path}: {exc}", file=sys.stderr)
         return 2
 
