@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
-IGNORE_INDEX = -100
+from rlvr.types import IGNORE_INDEX
 
 THINK_CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
