@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlvr import hydra_app
 from rlvr.placement import init_ray
+from rlvr.recipes.cache import resolve_start, run_cached, runner_for
 from rlvr.recipes.config import RecipeConfig, recipe_from
 from rlvr.train_app import compose, train
 
@@ -62,9 +63,6 @@ def rl_overrides(task_overrides: list[str]) -> list[str]:
 
 
 def _stage(cfg: RecipeConfig, fresh_dir: Path | None) -> dict[str, Any]:
-    # The stage runners import torch, transformers and Ray: loaded when the pipeline runs.
-    from rlvr.recipes.cache import resolve_start, run_cached, runner_for
-
     if fresh_dir is not None:
         return runner_for(cfg)(cfg, resolve_start(cfg.model.path), fresh_dir)
     return run_cached(cfg)

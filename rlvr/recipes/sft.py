@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
+from rlvr.data.builtin import load_builtin
 from rlvr.types import IGNORE_INDEX
 
 THINK_CHAT_TEMPLATE = (
@@ -65,8 +66,6 @@ def synthesize_traces(dataset: str, n: int, seed: int, split: str = "train") -> 
     "Answer: r". The reason is the template's own worked rationale (datasets/arithmetic.py TEMPLATES),
     so every trace uses the correct operation.
     """
-    from rlvr.data.builtin import load_builtin
-
     module = load_builtin(dataset)
     templates = getattr(module, "TEMPLATES", None)
     if templates is None:
