@@ -48,6 +48,28 @@ def test_a_stage_command_runs_once_into_its_run_dir(tmp_path, monkeypatch):
     assert main(["sft", f"hydra.run.dir={run}", "recipe=tiny_midtrain", f"model.path={tmp_path}"]) == 2
 
 
+def test_configs_compose_inside_a_running_app(tmp_path, monkeypatch):
+    """A stage that starts from recipe:NAME composes that recipe while Hydra runs the stage (and the pipeline
+    composes the RL config): the running app's Hydra state must survive it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from rlvr.recipes import cache
+    from rlvr.recipes.config import compose_recipe
+    from rlvr.train_app import compose
+
+    seen = {}
+
+    def runner(cfg, start, out):
+        seen["upstream"] = cache.stage_key(compose_recipe("tiny_sft_think"))  # composes tiny_midtrain too
+        seen["rl_steps"] = compose(["steps=3"]).steps
+        seen["run_dir"] = HydraConfig.get().runtime.output_dir
+        return {"output_dir": str(out)}
+
+    monkeypatch.setattr(cache, "runner_for", lambda cfg: runner)
+    assert main(["midtrain", f"hydra.run.dir={tmp_path}", f"model.path={tmp_path}"]) == 0
+    assert len(seen["upstream"]) == 16 and seen["rl_steps"] == 3 and seen["run_dir"] == str(tmp_path)
+
+
 def test_help_lists_the_recipes(capsys):
     assert main(["midtrain", "--help"]) == 0
     out = capsys.readouterr().out
