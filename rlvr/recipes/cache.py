@@ -45,7 +45,8 @@ def runner_for(cfg: RecipeConfig) -> Runner:
 
 
 def resolve_start(path: str) -> str:
-    """A start checkpoint: "base" (rlvr's cached tiny base), "recipe:NAME" (that recipe's cached output), or as given."""
+    """A start checkpoint: "base" (rlvr's cached tiny base), "recipe:NAME" (that recipe's cached output),
+    or the path or hub id as given."""
     if path == "base":
         return ensure_base_checkpoint(BaseModelConfig())
     if path.startswith("recipe:"):

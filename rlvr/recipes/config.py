@@ -174,7 +174,8 @@ def list_recipes() -> list[str]:
 def recipe_from(composed: DictConfig, name: str = "") -> RecipeConfig:
     """The typed, validated RecipeConfig of a composed recipe (from `compose_recipe` or a Hydra app)."""
     try:
-        cfg: RecipeConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RecipeConfig), composed))  # type: ignore[assignment]
+        merged = OmegaConf.merge(OmegaConf.structured(RecipeConfig), composed)
+        cfg: RecipeConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
     except OmegaConfBaseException as exc:
         raise RecipeError(f"recipe {name or composed.get('name')!r}: {exc}") from None
     cfg.name = cfg.name or name
