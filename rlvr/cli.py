@@ -1,4 +1,8 @@
-"""The `rlvr` command: train (Hydra), eval, verify, pretrain, and the recipes' subcommands."""
+"""The `rlvr` command. Commands that take Hydra overrides (train, the recipe stages, pipeline) are Hydra apps
+run through rlvr.hydra_app; eval, verify, merge and decontaminate are argparse tools; pretrain prints the
+cached base's path. Each command's module is imported when it is called, so a command loads only what it
+needs (`rlvr verify` never imports torch, vLLM or Ray).
+"""
 from __future__ import annotations
 
 import sys
@@ -6,17 +10,18 @@ import sys
 USAGE = """usage: rlvr COMMAND [ARGS]
 
 commands:
-  train      RL training, a Hydra app over conf/ (overrides, -m multirun, hydra.run.dir=...)
+  train      RL training, a Hydra app over conf/ (overrides, -m multirun, --cfg job, hydra.run.dir=...)
   eval       score a checkpoint on a dataset (rlvr eval --help)
   verify     score a JSONL of responses with a named verifier (rlvr verify --help, --list)
-  pretrain   build (or find in the cache) the tiny base checkpoint and print its path
+  pretrain   build (or find in the cache) the tiny base checkpoint `rlvr train` starts from; print its path
 
-recipes (rlvr COMMAND --help; conf/recipe/README.md):
-  base, midtrain, long-context, sft, microanneal, recipe   run a stage recipe (recipe=NAME, --cfg job)
+recipes (Hydra apps like train: rlvr COMMAND --help; conf/recipe/README.md):
+  base, midtrain, long-context, sft, microanneal, recipe   run a stage recipe (recipe=NAME, -m, --cfg job)
+  pipeline        base -> midtrain -> RL-Zero, one table (base.KEY=V midtrain.KEY=V rl.KEY=V, -m)
   decontaminate   n-gram overlap of a mix against eval sets
   merge           average checkpoints (model souping)
-  pipeline        base -> midtrain -> RL-Zero, one table
 """
+RECIPE_COMMANDS = ("base", "midtrain", "long-context", "sft", "microanneal", "recipe", "merge", "decontaminate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +31,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command == "train":
-        from rlvr.train_app import run_hydra
+        from rlvr.train_app import main as train_main
 
-        return run_hydra(rest)
+        return train_main(rest)
+    if command == "pretrain":
+        from rlvr.train_app import pretrain_main
+
+        return pretrain_main(rest)
+    if command == "pipeline":
+        from rlvr.pipeline import main as pipeline_main
+
+        return pipeline_main(rest)
+    if command in RECIPE_COMMANDS:
+        from rlvr.recipes.commands import COMMANDS
+
+        return COMMANDS[command](rest)
     if command == "verify":
         from rlvr.verify_cli import main as verify_main
 
@@ -37,24 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         from rlvr.eval_cli import main as eval_main
 
         return eval_main(rest)
-    if command == "pretrain":
-        from rlvr.train_app import pretrain_main
-
-        return pretrain_main(rest)
-    extra = _recipe_commands()
-    if command in extra:
-        return extra[command](rest)
     print(f"rlvr: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
-
-
-def _recipe_commands() -> dict:
-    """Subcommands the recipes package provides (merge, microanneal, decontaminate, ...)."""
-    try:
-        from rlvr.recipes.commands import COMMANDS
-    except ImportError:
-        return {}
-    return dict(COMMANDS)
 
 
 if __name__ == "__main__":

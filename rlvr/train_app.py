@@ -1,23 +1,24 @@
-"""`rlvr train` as a Hydra app, and `rlvr pretrain`, over the configs in conf/."""
+"""`rlvr train`, a Hydra app over conf/config.yaml, and `rlvr pretrain` (the cached tiny base)."""
 from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from rlvr import hydra_app
 from rlvr.config import TrainConfig, register_configs, to_dataclass
-from rlvr.paths import CONF_DIR
 
 log = logging.getLogger("rlvr")
+register_configs()
 
 
 def train(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
     """Run one experiment into `run_dir`; returns the summary (also written to summary.json)."""
+    # The trainer and the base builder import vLLM, torch and Ray: only when a run starts, so --help stays fast.
     from rlvr.placement import init_ray
     from rlvr.pretrain import ensure_base_checkpoint
     from rlvr.trainer import Trainer, cpus_needed
@@ -38,10 +39,8 @@ def train(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
     return summary
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def _hydra_entry(dcfg: DictConfig) -> float:
-    from hydra.core.hydra_config import HydraConfig
-
+def task(dcfg: DictConfig) -> float:
+    """The Hydra task: one run; returns the final eval accuracy (what a sweeper would optimise)."""
     cfg = to_dataclass(dcfg)
     run_dir = Path(cfg.output_dir) if cfg.output_dir else Path(HydraConfig.get().runtime.output_dir)
     summary = train(cfg, run_dir)
@@ -49,21 +48,14 @@ def _hydra_entry(dcfg: DictConfig) -> float:
     return float(summary["eval/accuracy_end"])
 
 
-def run_hydra(args: list[str]) -> int:
-    register_configs()
-    sys.argv = ["rlvr train", *args]
-    _hydra_entry()
-    return 0
+def main(argv: list[str]) -> int:
+    """`rlvr train [KEY=VALUE ...] [-m] [--cfg job] [hydra.run.dir=...]`."""
+    return hydra_app.run("config", task, argv, "rlvr train")
 
 
 def compose(overrides: list[str]) -> TrainConfig:
     """The TrainConfig `rlvr train <overrides>` would run, without running it."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return to_dataclass(hydra_compose(config_name="config", overrides=overrides))
+    return to_dataclass(hydra_app.compose("config", overrides))
 
 
 def pretrain_main(args: list[str]) -> int:
@@ -72,8 +64,7 @@ def pretrain_main(args: list[str]) -> int:
         print("usage: rlvr pretrain [model.base.KEY=VALUE ...]  (see conf/config.yaml, rlvr/config.py:BaseModelConfig)")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from rlvr.pretrain import ensure_base_checkpoint
+    from rlvr.pretrain import ensure_base_checkpoint  # torch and Ray: only when a base is looked up
 
-    cfg = compose(args)
-    print(ensure_base_checkpoint(cfg.model.base))
+    print(ensure_base_checkpoint(compose(args).model.base))
     return 0

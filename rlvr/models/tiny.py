@@ -1,8 +1,13 @@
 """Tiny Qwen2 models: the same architecture vLLM and the FSDP learner serve, small enough for two CPU cores."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Sequence
+
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from rlvr.models.tokenizer import train_tokenizer
 
 # Head sizes vLLM's CPU attention backend compiles kernels for (vllm/v1/attention/backends/cpu_attn.py);
 # a config outside this list would train here and then fail to load in the rollout engine.
@@ -67,3 +72,21 @@ def init_model(config: Qwen2Config, seed: int) -> Qwen2ForCausalLM:
     finally:
         torch.random.set_rng_state(state)
     return model.to(torch.float32)
+
+
+def make_tiny_checkpoint(texts: Sequence[str], out: str | Path, *, vocab_size: int, hidden_size: int, num_layers: int,
+                         num_heads: int, intermediate_size: int, max_position_embeddings: int, seed: int) -> Any:
+    """A new BPE tokenizer trained on `texts` and a freshly initialised tiny Qwen2, both saved to `out`.
+
+    The one builder of from-scratch starts: `rlvr pretrain`'s base and the tiny recipes (model.init=tiny).
+    Returns the trained tokenizer (also saved in `out`, so `out` loads as a Hugging Face checkpoint).
+    """
+    out = Path(out)
+    tok = train_tokenizer(texts, vocab_size=vocab_size, out_dir=out)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    config = tiny_qwen2_config(len(tok), hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
+                               head_dim=hidden_size // num_heads, intermediate_size=intermediate_size,
+                               max_position_embeddings=max_position_embeddings, eos_token_id=tok.eos_token_id,
+                               bos_token_id=tok.eos_token_id, pad_token_id=pad)
+    init_model(config, seed).save_pretrained(out)
+    return tok

@@ -1,8 +1,11 @@
 """The recipes' `rlvr` subcommands (rlvr/cli.py dispatches here).
 
-Recipe commands take Hydra-style arguments: `recipe=NAME` picks conf/recipe/NAME.yaml, any other
-`key=value` overrides it, and `--cfg job` composes and validates the recipe and prints it without
-running anything (real-model recipes are checked this way on machines without their GPUs).
+The stage commands (base, midtrain, long-context, sft, microanneal, recipe) are Hydra apps over
+conf/stage.yaml, run through rlvr.hydra_app as `rlvr train` is: `recipe=NAME` picks
+conf/recipe/NAME.yaml (each command has a default), any other KEY=VALUE overrides it, `-m` sweeps,
+and `--cfg job` composes and validates the recipe and prints it without running anything
+(real-model recipes are checked this way on machines without their GPUs). `merge` and
+`decontaminate` are plain argparse tools.
 """
 from __future__ import annotations
 
@@ -10,10 +13,19 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Callable
 
-from rlvr.recipes.config import RecipeError
-from rlvr.recipes.sources import MixError
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from rlvr import hydra_app
+from rlvr.recipes.config import (RecipeConfig, RecipeError, compose_recipe, derived_steps, list_recipes, recipe_from,
+                                 resolve_mix_path)
+from rlvr.recipes.decontaminate import build_decontaminator, write_report
+from rlvr.recipes.mix import build_mix, load_mix
+from rlvr.recipes.sources import MixError, read_records, render
 
 STAGE_COMMANDS = {  # command -> (default recipe, stages it runs)
     "recipe": ("tiny_midtrain", ("pretrain", "midtrain", "long_context", "sft", "microanneal")),
@@ -23,138 +35,114 @@ STAGE_COMMANDS = {  # command -> (default recipe, stages it runs)
     "sft": ("tiny_sft_think", ("sft",)),
     "microanneal": ("tiny_microanneal", ("microanneal",)),
 }
-HELP = """usage: rlvr {command} [recipe=NAME] [KEY=VALUE ...] [--cfg job] [-o DIR]{extra}
-
-  recipe=NAME   a recipe in conf/recipe/ (default {default}; `rlvr recipe --list` lists them)
-  KEY=VALUE     Hydra overrides of the recipe (train.lr=1e-4, data.total_tokens=1000000, ...)
-  --cfg job     compose and validate the recipe, print it, and exit without running
-  -o DIR        output directory (default runs/recipes/<name>/<time>)
-"""
-MICROANNEAL_FLAGS = """
-        [--candidate SOURCE] [--baseline SOURCE] [--tokens N] [--checkpoint PATH]
-
-  SOURCE is a builtin generator (arithmetic:midtrain), a .jsonl/.parquet file (field `text`), or a
-  YAML file holding one mix entry."""
+# Flags of the hand-written parser the stage commands had before they became Hydra apps, and what replaced them.
+RETIRED_FLAGS = {"-o": "output_dir=DIR", "--output-dir": "output_dir=DIR",
+                 "--candidate": "microanneal.candidate=SOURCE", "--baseline": "microanneal.baseline=SOURCE",
+                 "--tokens": "microanneal.tokens=N", "--checkpoint": "model.path=DIR"}
 
 
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
 
-def parse_recipe_args(command: str, argv: list[str]) -> tuple[str, list[str], bool, list[str]]:
-    """(recipe name, overrides, --cfg job given, leftover flags)."""
-    default, _ = STAGE_COMMANDS[command]
-    name = default
-    overrides: list[str] = []
-    flags: list[str] = []
-    cfg_job = False
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("--cfg", "-c"):
-            if i + 1 >= len(argv) or argv[i + 1] != "job":
-                raise RecipeError("--cfg takes 'job' (print the composed recipe without running it)")
-            cfg_job = True
-            i += 2
-            continue
-        if arg == "--cfg=job":
-            cfg_job = True
-        elif arg in ("-o", "--output-dir"):
-            if i + 1 >= len(argv):
-                raise RecipeError(f"{arg} needs a directory")
-            overrides.append(f"output_dir={argv[i + 1]}")
-            i += 2
-            continue
-        elif arg.startswith("recipe="):
-            name = arg.split("=", 1)[1]
-        elif arg.startswith("-"):
-            flags.append(arg)
-            if i + 1 < len(argv) and not argv[i + 1].startswith("-") and "=" not in argv[i + 1]:
-                flags.append(argv[i + 1])
-                i += 1
-        elif "=" in arg:
-            overrides.append(arg)
-        elif command == "recipe" and name == default and not overrides:
-            name = arg  # `rlvr recipe NAME`
-        else:
-            raise RecipeError(f"unexpected argument {arg!r} (overrides are KEY=VALUE)")
-        i += 1
-    return name, overrides, cfg_job, flags
+def split_recipe(overrides: list[str], default: str) -> tuple[str, list[str]]:
+    """(recipe name, the other overrides): the last recipe=NAME wins, as in Hydra."""
+    names = [o.split("=", 1)[1] for o in overrides if o.startswith("recipe=")]
+    return (names[-1] if names else default), [o for o in overrides if not o.startswith("recipe=")]
 
 
-def _microanneal_overrides(flags: list[str]) -> list[str]:
-    parser = argparse.ArgumentParser(prog="rlvr microanneal", add_help=False)
-    parser.add_argument("--candidate")
-    parser.add_argument("--baseline")
-    parser.add_argument("--tokens", type=int)
-    parser.add_argument("--checkpoint")
-    args, rest = parser.parse_known_args(flags)
-    if rest:
-        raise RecipeError(f"rlvr microanneal: unknown flags {rest}")
-    out = []
-    for key, value in (("microanneal.candidate", args.candidate), ("microanneal.baseline", args.baseline),
-                       ("microanneal.tokens", args.tokens), ("model.path", args.checkpoint)):
-        if value is not None:
-            out.append(f"{key}={value}")
-    return out
+def _check_stage(command: str, cfg: RecipeConfig) -> None:
+    stages = STAGE_COMMANDS[command][1]
+    if cfg.stage not in stages:
+        raise RecipeError(f"recipe {cfg.name!r} is a {cfg.stage} recipe; `rlvr {command}` runs "
+                          f"{', '.join(stages)} (use `rlvr recipe recipe={cfg.name}`)")
 
 
-def _stage_command(command: str) -> Callable[[list[str]], int]:
-    def run(argv: list[str]) -> int:
-        from rlvr.recipes.config import compose_recipe, derived_steps, list_recipes, to_yaml
+def _validated(command: str) -> Callable[[list[str]], tuple[int, str]]:
+    """The --cfg job check: compose and validate the recipe; the footer gives the step count and the sizing."""
 
-        default, stages = STAGE_COMMANDS[command]
-        if argv and argv[0] in ("-h", "--help"):
-            print(HELP.format(command=command, default=default, extra=MICROANNEAL_FLAGS if command == "microanneal" else ""))
-            return 0
-        if argv and argv[0] == "--list":
-            for name in list_recipes():
-                try:
-                    cfg = compose_recipe(name)
-                    print(f"{name:<28} {cfg.stage:<13} {cfg.description}")
-                except (RecipeError, MixError) as exc:
-                    print(f"{name:<28} INVALID: {exc}")
-            return 0
+    def check(overrides: list[str]) -> tuple[int, str]:
+        name, rest = split_recipe(overrides, STAGE_COMMANDS[command][0])
         try:
-            name, overrides, cfg_job, flags = parse_recipe_args(command, argv)
-            if command == "microanneal":
-                overrides = _microanneal_overrides(flags) + overrides
-            elif flags:
-                raise RecipeError(f"rlvr {command}: unknown flags {flags}")
-            cfg = compose_recipe(name, overrides)
-            if cfg.stage not in stages:
-                raise RecipeError(f"recipe {name!r} is a {cfg.stage} recipe; `rlvr {command}` runs "
-                                  f"{', '.join(stages)} (use `rlvr recipe recipe={name}`)")
+            cfg = compose_recipe(name, rest)
+            _check_stage(command, cfg)
         except (RecipeError, MixError) as exc:
             print(f"rlvr {command}: {exc}", file=sys.stderr)
-            return 2
-        if cfg_job:
-            print(to_yaml(cfg), end="")
-            if cfg.stage in ("pretrain", "midtrain", "long_context") and cfg.data.total_tokens:
-                print(f"# derived: {derived_steps(cfg, cfg.data.total_tokens)} optimizer steps of "
-                      f"{cfg.train.batch_size} x {cfg.data.seq_len} tokens")
-            print(f"# recipe {name!r} is valid ({cfg.stage}; sized for {cfg.hardware.device}"
-                  f"{'' if cfg.hardware.device == 'cpu' else f', {cfg.hardware.nodes} x {cfg.hardware.gpus_per_node} {cfg.hardware.gpu}'})")
-            return 0
-        _setup_logging()
-        if cfg.stage == "sft":
-            from rlvr.recipes.sft_stage import run_sft
+            return 2, ""
+        lines = []
+        if cfg.stage in ("pretrain", "midtrain", "long_context") and cfg.data.total_tokens:
+            lines.append(f"# derived: {derived_steps(cfg, cfg.data.total_tokens)} optimizer steps of "
+                         f"{cfg.train.batch_size} x {cfg.data.seq_len} tokens")
+        hw = cfg.hardware
+        sized = "" if hw.device == "cpu" else f", {hw.nodes} x {hw.gpus_per_node} {hw.gpu}"
+        lines.append(f"# recipe {name!r} is valid ({cfg.stage}; sized for {hw.device}{sized})")
+        return 0, "\n".join(lines)
 
-            summary = run_sft(cfg)
-        elif cfg.stage == "microanneal":
-            from rlvr.recipes.microanneal import run_microanneal
+    return check
 
-            summary = run_microanneal(cfg)
+
+def _stage_task(command: str) -> Callable[[DictConfig], None]:
+    """The Hydra task of a stage command: validate, resolve the start checkpoint, run the stage's runner."""
+
+    def task(composed: DictConfig) -> None:
+        hydra_cfg = HydraConfig.get()
+        try:
+            cfg = recipe_from(composed, hydra_cfg.runtime.choices.get("recipe") or "")
+            _check_stage(command, cfg)
+        except (RecipeError, MixError) as exc:
+            print(f"rlvr {command}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        # The runners import torch, transformers and Ray: loaded when a stage runs, so --help and --cfg stay fast.
+        from rlvr.recipes import cache
+
+        out = Path(cfg.output_dir or hydra_cfg.runtime.output_dir)
+        summary = cache.runner_for(cfg)(cfg, cache.resolve_start(cfg.model.path), out)
+        if "table" in summary:
             print(summary["table"])
-        else:
-            from rlvr.recipes.stage import run_stage
+        keys = ("final", "output_dir", "steps", "tokens", "seconds")
+        print(json.dumps({k: v for k, v in summary.items() if k in keys}
+                         | {k: summary[k]["accuracy"] for k in ("eval_start", "eval_final")
+                            if isinstance(summary.get(k), dict)}))
 
-            summary = run_stage(cfg)
-        print(json.dumps({k: v for k, v in summary.items() if k in ("final", "output_dir", "steps", "tokens", "seconds")}
-                         | {k: summary[k]["accuracy"] for k in ("eval_start", "eval_final") if isinstance(summary.get(k), dict)}))
-        return 0
+    return task
 
-    return run
+
+def _config_name(command: str) -> str:
+    return "rlvr_stage_" + command.replace("-", "_")
+
+
+for _command, (_default, _) in STAGE_COMMANDS.items():
+    # Each command's primary config: conf/stage.yaml with the command's default recipe.
+    ConfigStore.instance().store(name=_config_name(_command),
+                                 node={"defaults": ["stage", {"override recipe": _default}, "_self_"]})
+
+
+def list_main() -> int:
+    """`rlvr recipe --list`: every recipe with its stage and description (or why it does not validate)."""
+    for name in list_recipes():
+        try:
+            cfg = compose_recipe(name)
+            print(f"{name:<28} {cfg.stage:<13} {cfg.description}")
+        except (RecipeError, MixError) as exc:
+            print(f"{name:<28} INVALID: {exc}")
+    return 0
+
+
+def stage_main(command: str) -> Callable[[list[str]], int]:
+    """`rlvr <command> [recipe=NAME] [KEY=VALUE ...] [-m] [--cfg job]`."""
+
+    def main(argv: list[str]) -> int:
+        if command == "recipe" and argv[:1] == ["--list"]:
+            return list_main()
+        for arg in argv:
+            flag = arg.split("=", 1)[0]
+            if flag in RETIRED_FLAGS:
+                print(f"rlvr {command}: {flag} is now the override {RETIRED_FLAGS[flag]}", file=sys.stderr)
+                return 2
+        return hydra_app.run(_config_name(command), _stage_task(command), argv, f"rlvr {command}",
+                             check=_validated(command))
+
+    return main
 
 
 def merge_main(argv: list[str]) -> int:
@@ -164,7 +152,7 @@ def merge_main(argv: list[str]) -> int:
     parser.add_argument("--weights", type=float, nargs="+", help="one weight per checkpoint (normalised; default uniform)")
     parser.add_argument("-o", "--output", required=True, help="directory of the merged checkpoint")
     args = parser.parse_args(argv)
-    from rlvr.recipes.merge import MergeError, merge_checkpoints
+    from rlvr.recipes.merge import MergeError, merge_checkpoints  # imports torch: only when merging
 
     _setup_logging()
     try:
@@ -189,23 +177,19 @@ def decontaminate_main(argv: list[str]) -> int:
     parser.add_argument("--report", default="decontamination.json", help="where the JSON report goes")
     parser.add_argument("--tokenizer", help="tokenizer for the mix's token budgets (default: the recipe's start checkpoint's)")
     args = parser.parse_args(argv)
-    from rlvr.recipes.decontaminate import build_decontaminator, write_report
-
     try:
         if args.source:
             if not args.eval:
                 raise RecipeError("--source needs at least one --eval set")
             return _decontaminate_files(args)
-        name, overrides, _, _ = parse_recipe_args("recipe", args.overrides)
-        from rlvr.recipes.config import compose_recipe, resolve_mix_path
-        from rlvr.recipes.mix import build_mix, load_mix
-
+        name, overrides = split_recipe(args.overrides, "tiny_midtrain")
         cfg = compose_recipe(name, overrides)
         d = cfg.decontamination
         decon = build_decontaminator(args.eval or d.eval_sets, args.n or d.n, d.drop, d.eval_split, d.eval_size)
+        # transformers and the cache's runners are heavy: imported only when a mix is checked.
         from transformers import AutoTokenizer
 
-        from rlvr.recipes.stage import built_start
+        from rlvr.recipes.cache import built_start
 
         source = args.tokenizer or cfg.model.tokenizer or built_start(cfg.model.path)
         if not source:
@@ -223,11 +207,6 @@ def decontaminate_main(argv: list[str]) -> int:
 
 
 def _decontaminate_files(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from rlvr.recipes.decontaminate import build_decontaminator, write_report
-    from rlvr.recipes.sources import read_records, render
-
     decon = build_decontaminator(args.eval, args.n or 13, args.drop)
     for source in args.source:
         records = list(read_records(f"--source {source}", Path(source)))
@@ -244,11 +223,5 @@ def _decontaminate_files(args: argparse.Namespace) -> int:
     return 0
 
 
-def pipeline_main(argv: list[str]) -> int:
-    from rlvr.recipes.pipeline import main
-
-    return main(argv)
-
-
-COMMANDS: dict[str, Callable[[list[str]], int]] = {name: _stage_command(name) for name in STAGE_COMMANDS}
-COMMANDS.update({"merge": merge_main, "decontaminate": decontaminate_main, "pipeline": pipeline_main})
+COMMANDS: dict[str, Callable[[list[str]], int]] = {name: stage_main(name) for name in STAGE_COMMANDS}
+COMMANDS.update({"merge": merge_main, "decontaminate": decontaminate_main})

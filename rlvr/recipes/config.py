@@ -1,9 +1,10 @@
 """Recipe configs: the structured schema of conf/recipe/<name>.yaml and how a recipe is composed.
 
 A recipe is one training stage that produces a checkpoint RL can start from: a base (pretrain), a
-midtraining anneal, a long-context extension, a Think SFT, or a microanneal pair. Recipes are Hydra
-primary configs in conf/recipe/ that extend the `rlvr_recipe_schema` structured config below, so a
-mistyped override is an error, and `--cfg job` prints what would run without running it.
+midtraining anneal, a long-context extension, a Think SFT, or a microanneal pair. Recipes are the
+options of the Hydra config group `recipe` (conf/recipe/NAME.yaml, package _global_) that
+conf/stage.yaml composes over the `rlvr_recipe_schema` structured config below, so a mistyped
+override is an error, and `--cfg job` prints what would run without running it.
 """
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from rlvr import hydra_app
+from rlvr.config import LearnerConfig
 from rlvr.paths import CONF_DIR
+from rlvr.recipes.mix import load_mix
 
 RECIPE_DIR = CONF_DIR / "recipe"
 STAGES = ("pretrain", "midtrain", "long_context", "sft", "microanneal")
@@ -41,12 +50,12 @@ class RecipeModelConfig:
     path: str = ""  # start checkpoint: HF dir, hub id, "base" (rlvr's cached tiny base) or "recipe:NAME"
     init: str = "pretrained"  # pretrained (load path) | tiny (new tokenizer + tiny Qwen2) | config (random init of path's config)
     tokenizer: str = ""  # tokenizer dir or hub id; empty: the start checkpoint's own
-    dtype: str = "float32"  # learner weights dtype (bf16 compute on GPU comes from train.mixed_precision)
+    dtype: str = "float32"  # learner weights dtype (bf16 compute on GPU comes from learner.mixed_precision)
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
 
 
 @dataclasses.dataclass
-class DataConfig:
+class MixDataConfig:
     mix: str = ""  # mix file: a name in conf/recipe/mix/ or a path to a YAML list of sources
     total_tokens: int = 0  # token budget shared by the weighted sources (0: only per-source budgets)
     seq_len: int = 128  # packed row length (tokens)
@@ -64,21 +73,18 @@ class DecontaminationConfig:
     drop: bool = True  # drop matching training documents (False: only report them)
 
 
+def recipe_learner() -> LearnerConfig:
+    """The recipes' optimiser defaults (the RL defaults in rlvr/config.py suit RL, not pretraining)."""
+    return LearnerConfig(num_workers=2, gpus_per_worker=1, cpus_per_worker=1.0, threads_per_worker=1, lr=1e-3,
+                         weight_decay=0.01, betas=[0.9, 0.95], warmup_steps=10, lr_schedule="linear", grad_clip=1.0,
+                         micro_batch_size=16, mini_batches=1, mixed_precision="bf16", backend="auto")
+
+
 @dataclasses.dataclass
-class TrainConfig:
+class RecipeTrainConfig:
     steps: int = 0  # optimizer steps; 0: derived from the data (tokens / (batch_size * seq_len) * epochs)
     epochs: float = 1.0  # passes over the data when steps is derived
     batch_size: int = 32  # rows (packed rows or SFT examples) per optimizer step, all workers together
-    micro_batch_size: int = 16  # rows per forward/backward on one worker
-    lr: float = 1e-3  # peak learning rate
-    warmup_steps: int = 10  # linear warm-up
-    lr_schedule: str = "linear"  # cosine | linear (to 0: an anneal) | constant
-    weight_decay: float = 0.01  # AdamW weight decay
-    grad_clip: float = 1.0  # max gradient norm
-    num_workers: int = 2  # FSDP workers (one per GPU on a GPU node)
-    threads_per_worker: int = 1  # torch threads per worker on CPU
-    gpus_per_worker: int = 1  # GPUs per worker when GPUs exist
-    mixed_precision: str = "bf16"  # on GPU: bf16 compute with fp32 reduce | fp32
     save_every: int = 0  # also save every N steps (0: only the final checkpoint)
     log_every: int = 25  # log a line every N steps
     peak_tflops: float = 0.0  # per-worker peak for MFU (0: 989 for an H100 bf16, 0.1 on CPU)
@@ -86,7 +92,7 @@ class TrainConfig:
 
 
 @dataclasses.dataclass
-class EvalConfig:
+class StageEvalConfig:
     enabled: bool = True  # evaluate the start and the final checkpoint
     source: str = "arithmetic"  # prompt source (builtin, public set such as gsm8k, or a JSONL/Parquet file)
     split: str = "eval"  # split of a builtin source (public sets use "test")
@@ -146,10 +152,11 @@ class RecipeConfig:
     stage: str = "midtrain"  # pretrain | midtrain | long_context | sft | microanneal
     description: str = ""  # one line on what the recipe is for
     model: RecipeModelConfig = field(default_factory=RecipeModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    data: MixDataConfig = field(default_factory=MixDataConfig)
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    train: RecipeTrainConfig = field(default_factory=RecipeTrainConfig)
+    learner: LearnerConfig = field(default_factory=recipe_learner)  # FSDP workers and optimiser: RL's schema
+    eval: StageEvalConfig = field(default_factory=StageEvalConfig)
     long_context: LongContextConfig = field(default_factory=LongContextConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     microanneal: MicroannealConfig = field(default_factory=MicroannealConfig)
@@ -157,47 +164,38 @@ class RecipeConfig:
     output_dir: str = ""  # where the stage writes; empty: runs/recipes/<name>/<timestamp>
 
 
-def register_schema() -> None:
-    from hydra.core.config_store import ConfigStore
-
-    ConfigStore.instance().store(name="rlvr_recipe_schema", node=RecipeConfig)
+ConfigStore.instance().store(name="rlvr_recipe_schema", node=RecipeConfig)
 
 
 def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
 
 
-def compose_recipe(name: str, overrides: list[str] | None = None) -> RecipeConfig:
-    """The typed, validated RecipeConfig for conf/recipe/<name>.yaml with Hydra `overrides`."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    if name not in list_recipes():
-        raise RecipeError(f"unknown recipe {name!r}; known: {', '.join(list_recipes())} (in {RECIPE_DIR})")
-    register_schema()
+def recipe_from(composed: DictConfig, name: str = "") -> RecipeConfig:
+    """The typed, validated RecipeConfig of a composed recipe (from `compose_recipe` or a Hydra app)."""
     try:
-        with initialize_config_dir(config_dir=str(RECIPE_DIR), version_base="1.3"):
-            composed = compose(config_name=name, overrides=list(overrides or []))
         merged = OmegaConf.merge(OmegaConf.structured(RecipeConfig), composed)
         cfg: RecipeConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise RecipeError(f"recipe {name!r}: {exc}") from None
-    if not cfg.name:
-        cfg.name = name
+    except OmegaConfBaseException as exc:
+        raise RecipeError(f"recipe {name or composed.get('name')!r}: {exc}") from None
+    cfg.name = cfg.name or name
     validate(cfg)
     return cfg
 
 
+def compose_recipe(name: str, overrides: list[str] | None = None) -> RecipeConfig:
+    """The typed, validated RecipeConfig for conf/recipe/<name>.yaml with Hydra `overrides`."""
+    if name not in list_recipes():
+        raise RecipeError(f"unknown recipe {name!r}; known: {', '.join(list_recipes())} (in {RECIPE_DIR})")
+    try:
+        composed = hydra_app.compose("stage", [f"recipe={name}", *(overrides or [])])
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise RecipeError(f"recipe {name!r}: {exc}") from None
+    return recipe_from(composed, name)
+
+
 def to_yaml(cfg: RecipeConfig) -> str:
-    from omegaconf import OmegaConf
-
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
-
-
-def to_dict(cfg: RecipeConfig) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
 
 
 def resolve_mix_path(mix: str) -> Path:
@@ -233,41 +231,51 @@ def validate(cfg: RecipeConfig) -> None:
         fail("model.init", f"unknown {cfg.model.init!r}; expected pretrained, tiny or config")
     if cfg.model.init != "tiny" and not cfg.model.path:
         fail("model.path", "empty; give a checkpoint, a hub id, 'base' or 'recipe:NAME' (or model.init=tiny)")
-    t = cfg.train
-    for key in ("batch_size", "micro_batch_size", "num_workers", "threads_per_worker", "log_every"):
-        if getattr(t, key) < 1:
-            fail(f"train.{key}", f"must be >= 1, got {getattr(t, key)}")
-    if t.batch_size % t.num_workers:
-        fail("train.batch_size", f"{t.batch_size} does not split evenly over train.num_workers={t.num_workers}")
-    if t.lr <= 0:
-        fail("train.lr", f"must be > 0, got {t.lr}")
-    if t.lr_schedule not in ("cosine", "linear", "constant"):
-        fail("train.lr_schedule", f"unknown {t.lr_schedule!r}; expected cosine, linear or constant")
-    if t.mixed_precision not in ("bf16", "fp32"):
-        fail("train.mixed_precision", f"unknown {t.mixed_precision!r}; expected bf16 or fp32")
-    if t.steps < 0 or t.epochs <= 0:
-        fail("train.steps", "steps must be >= 0 and epochs > 0")
+    _validate_training(cfg, fail)
     if cfg.data.seq_len < 2:
         fail("data.seq_len", f"must be >= 2, got {cfg.data.seq_len}")
     if cfg.decontamination.n < 1:
         fail("decontamination.n", f"must be >= 1, got {cfg.decontamination.n}")
     if cfg.eval.engine not in ("transformers", "vllm"):
         fail("eval.engine", f"unknown {cfg.eval.engine!r}; expected transformers or vllm")
+    if cfg.stage in ("pretrain", "midtrain", "long_context"):
+        mix = load_mix(resolve_mix_path(cfg.data.mix))
+        if mix.needs_total() and cfg.data.total_tokens <= 0:
+            fail("data.total_tokens", f"mix {cfg.data.mix!r} has weighted sources, so it needs a total budget")
+    _validate_stage_section(cfg, fail)
+
+
+def _validate_training(cfg: RecipeConfig, fail: Any) -> None:
+    """train.* and learner.*, and the worker count against the hardware the recipe is sized for."""
+    t, lr = cfg.train, cfg.learner
+    for key, value in (("train.batch_size", t.batch_size), ("train.log_every", t.log_every),
+                       ("learner.micro_batch_size", lr.micro_batch_size), ("learner.num_workers", lr.num_workers),
+                       ("learner.threads_per_worker", lr.threads_per_worker)):
+        if value < 1:
+            fail(key, f"must be >= 1, got {value}")
+    if t.batch_size % lr.num_workers:
+        fail("train.batch_size", f"{t.batch_size} does not split evenly over learner.num_workers={lr.num_workers}")
+    if lr.lr <= 0:
+        fail("learner.lr", f"must be > 0, got {lr.lr}")
+    if lr.lr_schedule not in ("cosine", "linear", "constant"):
+        fail("learner.lr_schedule", f"unknown {lr.lr_schedule!r}; expected cosine, linear or constant")
+    if lr.mixed_precision not in ("bf16", "fp32"):
+        fail("learner.mixed_precision", f"unknown {lr.mixed_precision!r}; expected bf16 or fp32")
+    if t.steps < 0 or t.epochs <= 0:
+        fail("train.steps", "steps must be >= 0 and epochs > 0")
     hw = cfg.hardware
     if hw.device not in ("cpu", "gpu"):
         fail("hardware.device", f"unknown {hw.device!r}; expected cpu or gpu")
     if hw.device == "gpu":
         if hw.gpus_per_node < 1 or hw.nodes < 1:
             fail("hardware.gpus_per_node", "a GPU recipe needs nodes >= 1 and gpus_per_node >= 1")
-        if t.num_workers * t.gpus_per_worker != hw.nodes * hw.gpus_per_node:
-            fail("train.num_workers", f"{t.num_workers} workers x {t.gpus_per_worker} GPUs do not use the "
-                                      f"{hw.nodes} x {hw.gpus_per_node} GPUs the recipe is sized for")
-    if cfg.stage in ("pretrain", "midtrain", "long_context"):
-        from rlvr.recipes.mix import load_mix
+        if lr.num_workers * lr.gpus_per_worker != hw.nodes * hw.gpus_per_node:
+            fail("learner.num_workers", f"{lr.num_workers} workers x {lr.gpus_per_worker} GPUs do not use the "
+                                        f"{hw.nodes} x {hw.gpus_per_node} GPUs the recipe is sized for")
 
-        mix = load_mix(resolve_mix_path(cfg.data.mix))
-        if mix.needs_total() and cfg.data.total_tokens <= 0:
-            fail("data.total_tokens", f"mix {cfg.data.mix!r} has weighted sources, so it needs a total budget")
+
+def _validate_stage_section(cfg: RecipeConfig, fail: Any) -> None:
+    """The section of the recipe's own stage: long_context, sft or microanneal."""
     if cfg.stage == "long_context":
         lc = cfg.long_context
         if lc.rope_type != "yarn":

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import torch
 
 from rlvr.recipes.merge import TOKENIZER_FILES
+from rlvr.recipes.sources import file_texts, generator_for
 
 
 def yarn_parameters(config: Any, factor: float, original: int = 0, beta_fast: float = 32.0,
@@ -58,8 +59,6 @@ def apply_yarn(src: str | Path, dst: str | Path, factor: float, original: int = 
 def long_eval_docs(tokenizer: Any, source: str, length: int, count: int, seed: int) -> list[list[int]]:
     """`count` held-out texts of `length` tokens: a file's documents (field `text`) or a generator's, joined
     in order until each reaches `length` (a long document stays one text; short ones are glued)."""
-    from rlvr.recipes.sources import file_texts, generator_for
-
     where = f"long_context.eval_source {source!r}"
     if source.endswith((".jsonl", ".parquet")):
         texts = file_texts(where, Path(source), "text", "")

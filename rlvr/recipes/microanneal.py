@@ -3,18 +3,22 @@
 Olmo 3's protocol: take the candidate, match it 50/50 with web tokens, anneal the current
 checkpoint on that (learning rate decaying linearly to zero), anneal a web-only run of the same
 budget, and compare both on the evals. Here the two runs start from the same checkpoint, share
-the train settings (recipe `train.*`), and differ only in their data; the table prints start,
-baseline-only and candidate runs side by side with the difference.
+the train and learner settings (recipe `train.*`, `learner.*`), and differ only in their data;
+the table prints start, baseline-only and candidate runs side by side with the difference.
 """
 from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
-from rlvr.recipes.config import RecipeConfig, RecipeError, to_yaml
+import yaml
+from transformers import AutoTokenizer
+
+from rlvr.recipes import common
+from rlvr.recipes.config import RecipeConfig, RecipeError, derived_steps
+from rlvr.recipes.mix import Mix, build_mix, parse_mix
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +26,6 @@ log = logging.getLogger(__name__)
 def source_entry(spec: str, name: str, text_field: str = "text") -> dict[str, Any]:
     """A mix entry from a command-line source: a builtin generator, a data file, or a YAML entry file."""
     if spec.endswith((".yaml", ".yml")):
-        import yaml
-
         raw = yaml.safe_load(Path(spec).read_text(encoding="utf-8"))
         if not isinstance(raw, dict):
             raise RecipeError(f"{spec}: a microanneal source file holds ONE mix entry (a mapping)")
@@ -37,10 +39,8 @@ def source_entry(spec: str, name: str, text_field: str = "text") -> dict[str, An
     return {"name": name, "builtin": spec}
 
 
-def microanneal_mixes(cfg: RecipeConfig) -> tuple[Any, Any]:
+def microanneal_mixes(cfg: RecipeConfig) -> tuple[Mix, Mix]:
     """(candidate + baseline mix, baseline-only mix), both to microanneal.tokens."""
-    from rlvr.recipes.mix import parse_mix
-
     m = cfg.microanneal
     if not m.candidate:
         raise RecipeError(f"recipe {cfg.name!r}: microanneal.candidate is empty (e.g. arithmetic:midtrain)")
@@ -51,56 +51,34 @@ def microanneal_mixes(cfg: RecipeConfig) -> tuple[Any, Any]:
     return with_candidate, only
 
 
-def _anneal(cfg: RecipeConfig, start: str, mix: Any, out: Path, tokenizer: Any) -> dict[str, Any]:
-    from rlvr.recipes.causal_lm import train_causal_lm
-    from rlvr.recipes.config import derived_steps
-    from rlvr.recipes.mix import build_mix
-    from rlvr.recipes.stage import _learner_settings, pack_rows
-
+def _anneal(cfg: RecipeConfig, start: str, mix: Mix, out: Path, tokenizer: Any) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     mixed = build_mix(mix, tokenizer, mix.total_tokens, cfg.data.seed)
     (out / "mix_manifest.json").write_text(json.dumps(mixed.manifest, indent=2))
-    rows = pack_rows(mixed.docs, cfg, tokenizer.eos_token_id)
+    rows = common.pack_rows(mixed.docs, cfg, tokenizer.eos_token_id)
     steps = derived_steps(cfg, mixed.manifest["tokens"])
-    final = train_causal_lm(start, rows, _learner_settings(cfg, tokenizer, steps), out, tokenizer_dir=start)
+    final = common.train(cfg, start, rows, tokenizer, steps, out, start)
     last = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines() if line.strip()][-1]
     return {"final": final, "steps": steps, "tokens": mixed.manifest["tokens"], "final_loss": last["loss"],
             "sources": {s["name"]: s["tokens"] for s in mixed.manifest["sources"]}}
 
 
-def run_microanneal(cfg: RecipeConfig, out_dir: str | Path | None = None) -> dict[str, Any]:
-    from transformers import AutoTokenizer
-
-    from rlvr.placement import init_ray
-    from rlvr.recipes.evaluate import eval_checkpoint
-    from rlvr.recipes.stage import default_output_dir, resolve_start
-
-    started = time.time()
-    out = Path(out_dir) if out_dir else default_output_dir(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.yaml").write_text(to_yaml(cfg))
-    start = resolve_start(cfg.model.path)
+def run_microanneal(cfg: RecipeConfig, start: str, out: Path) -> dict[str, Any]:
+    """Anneal the resolved checkpoint `start` twice (with and without the candidate) into `out`; evaluate both."""
+    started = common.begin(cfg, out)
     tokenizer = AutoTokenizer.from_pretrained(start)
     with_candidate, baseline_only = microanneal_mixes(cfg)
-    ev = cfg.eval
-
-    def run_eval(path: str) -> float:
-        return eval_checkpoint(path, ev.source, ev.split, ev.size, ev.seed, ev.max_tokens, ev.chat, ev.engine,
-                               ev.batch_size)["accuracy"]
-
-    init_ray(needed_cpus=cfg.train.num_workers + 1)
     runs = {"baseline": _anneal(cfg, start, baseline_only, out / "baseline", tokenizer),
             "candidate": _anneal(cfg, start, with_candidate, out / "candidate", tokenizer)}
     summary: dict[str, Any] = {"recipe": cfg.name, "start": start, "candidate": cfg.microanneal.candidate,
                                "baseline": cfg.microanneal.baseline, "tokens": cfg.microanneal.tokens,
-                               "runs": runs, "eval_source": ev.source}
-    summary["accuracy"] = {"start": run_eval(start), "baseline": run_eval(runs["baseline"]["final"]),
-                           "candidate": run_eval(runs["candidate"]["final"])}
+                               "runs": runs, "eval_source": cfg.eval.source}
+    summary["accuracy"] = {name: common.run_eval(cfg.eval, path)["accuracy"]
+                           for name, path in (("start", start), ("baseline", runs["baseline"]["final"]),
+                                              ("candidate", runs["candidate"]["final"]))}
     summary["difference"] = summary["accuracy"]["candidate"] - summary["accuracy"]["baseline"]
-    summary["seconds"] = round(time.time() - started, 1)
     summary["table"] = format_table(summary)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    return common.finish(summary, out, started)
 
 
 def format_table(s: dict[str, Any]) -> str:

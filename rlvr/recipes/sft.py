@@ -4,7 +4,7 @@ The Think chat template is ChatML whose assistant turns carry their reasoning in
 before the answer. The assistant part sits in a ``{% generation %}`` block, so transformers'
 ``apply_chat_template(..., return_assistant_tokens_mask=True)`` marks exactly the tokens the model
 must learn to produce: ``<think>``, the reasoning, ``</think>``, the answer and ``<|im_end|>``.
-Everything else (system and user turns, the ``<|im_start|>assistant`` header) gets label -100.
+Everything else (system and user turns, the ``<|im_start|>assistant`` header) gets label IGNORE_INDEX (-100).
 
 Examples are not packed by default (one example per row, padded per micro-batch, padding in a
 position run of its own); ``sft.packing`` packs them with restarting positions instead.
@@ -15,9 +15,9 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
+from rlvr.data.builtin import load_builtin
 from rlvr.data.reader import SUFFIXES, DataError, read_rows
-
-IGNORE_INDEX = -100
+from rlvr.types import IGNORE_INDEX
 
 THINK_CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
@@ -66,8 +66,6 @@ def synthesize_traces(dataset: str, n: int, seed: int, split: str = "train") -> 
     "Answer: r". The reason is the template's own worked rationale (datasets/arithmetic.py TEMPLATES),
     so every trace uses the correct operation.
     """
-    from rlvr.data.builtin import load_builtin
-
     module = load_builtin(dataset)
     templates = getattr(module, "TEMPLATES", None)
     if templates is None:
@@ -118,7 +116,7 @@ def load_conversations(spec: str, max_examples: int, seed: int) -> list[list[dic
 
 
 def encode(tokenizer: Any, messages: Sequence[dict[str, str]]) -> dict[str, list[int]]:
-    """input_ids, labels (-100 outside assistant turns) and position_ids of one conversation."""
+    """input_ids, labels (IGNORE_INDEX outside assistant turns) and position_ids of one conversation."""
     out = tokenizer.apply_chat_template(list(messages), tokenize=True, return_dict=True,
                                         return_assistant_tokens_mask=True)
     ids = list(out["input_ids"])

@@ -50,3 +50,23 @@ def test_save_and_reload_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, again(ids).logits, atol=1e-6)
     assert again.config.head_dim == 64
+
+
+def test_make_tiny_checkpoint_is_the_one_from_scratch_builder(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlvr.data.builtin import load_builtin
+    from rlvr.models.tiny import make_tiny_checkpoint
+
+    texts = load_builtin("arithmetic").pretrain_corpus(300, 0)
+    arch = dict(vocab_size=400, hidden_size=64, num_layers=1, num_heads=1, intermediate_size=64,
+                max_position_embeddings=128)
+    tok = make_tiny_checkpoint(texts, tmp_path / "a", seed=3, **arch)
+    make_tiny_checkpoint(texts, tmp_path / "b", seed=3, **arch)
+    make_tiny_checkpoint(texts, tmp_path / "c", seed=4, **arch)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "a")
+    assert model.config.vocab_size == len(tok) and model.config.head_dim == 64 and model.config.num_hidden_layers == 1
+    assert model.config.eos_token_id == tok.eos_token_id and model.config.max_position_embeddings == 128
+    assert AutoTokenizer.from_pretrained(tmp_path / "a")("1 + 2")["input_ids"] == tok("1 + 2")["input_ids"]
+    a, b, c = ((tmp_path / d / "model.safetensors").read_bytes() for d in "abc")
+    assert a == b and a != c  # the same texts, architecture and seed give the same checkpoint

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from rlvr.recipes.commands import COMMANDS, parse_recipe_args
+from rlvr.recipes.commands import COMMANDS, split_recipe
 from rlvr.recipes.config import RecipeError, compose_recipe, derived_steps, list_recipes
 from rlvr.recipes.mix import MixError
 
@@ -22,10 +22,10 @@ def test_every_recipe_composes_and_validates(name):
     assert cfg.name == name and cfg.description
     if name in REAL:
         hw = cfg.hardware
-        assert hw.device == "gpu" and hw.gpu and hw.nodes * hw.gpus_per_node == cfg.train.num_workers
-        assert cfg.train.mixed_precision == "bf16"
+        assert hw.device == "gpu" and hw.gpu and hw.nodes * hw.gpus_per_node == cfg.learner.num_workers
+        assert cfg.learner.mixed_precision == "bf16"
     else:
-        assert cfg.hardware.device == "cpu" and cfg.train.num_workers == 2
+        assert cfg.hardware.device == "cpu" and cfg.learner.num_workers == 2
 
 
 def test_the_real_midtraining_recipe_is_dolmino_shaped():
@@ -46,19 +46,20 @@ def test_the_real_midtraining_recipe_is_dolmino_shaped():
 
 
 def test_cfg_job_prints_the_validated_recipe(capsys):
-    assert COMMANDS["midtrain"](["recipe=midtrain", "train.lr=1e-4", "--cfg", "job"]) == 0
+    assert COMMANDS["midtrain"](["recipe=midtrain", "learner.lr=1e-4", "--cfg", "job"]) == 0
     out = capsys.readouterr().out
     printed = yaml.safe_load(out)
-    assert printed["name"] == "midtrain" and printed["train"]["lr"] == 1e-4
+    assert printed["name"] == "midtrain" and printed["learner"]["lr"] == 1e-4
     assert printed["model"]["path"] == "allenai/Olmo-3-1025-7B"
     assert "derived: 23841 optimizer steps" in out and "is valid" in out
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["recipe=midtrain", "train.num_workers=3", "--cfg", "job"], "train.batch_size"),
-    (["recipe=midtrain", "train.num_workers=16", "train.batch_size=512", "--cfg", "job"], "train.num_workers"),
+    (["recipe=midtrain", "learner.num_workers=3", "--cfg", "job"], "train.batch_size"),
+    (["recipe=midtrain", "learner.num_workers=16", "train.batch_size=512", "--cfg", "job"], "learner.num_workers"),
     (["recipe=midtrain", "train.lrr=1", "--cfg", "job"], "train.lrr"),
-    (["recipe=midtrain", "train.lr_schedule=step", "--cfg", "job"], "train.lr_schedule"),
+    (["recipe=midtrain", "train.lr=1e-4", "--cfg", "job"], "train.lr"),  # the optimiser moved to learner.*
+    (["recipe=midtrain", "learner.lr_schedule=step", "--cfg", "job"], "learner.lr_schedule"),
     (["recipe=nosuch", "--cfg", "job"], "unknown recipe 'nosuch'"),
     (["recipe=tiny_sft_think", "--cfg", "job"], "is a sft recipe"),
 ])
@@ -84,18 +85,24 @@ def test_the_command_reports_a_bad_mix_without_a_traceback(tmp_path, capsys):
     assert f"{bad}: sources[0] (a): field 'path'" in capsys.readouterr().err
 
 
-def test_argument_parsing():
-    assert parse_recipe_args("midtrain", ["a.b=1", "--cfg", "job", "-o", "/x"]) == \
-        ("tiny_midtrain", ["a.b=1", "output_dir=/x"], True, [])
-    assert parse_recipe_args("recipe", ["tiny_sft_think", "train.lr=1"])[:2] == ("tiny_sft_think", ["train.lr=1"])
-    with pytest.raises(RecipeError, match="--cfg takes 'job'"):
-        parse_recipe_args("midtrain", ["--cfg", "all"])
+def test_argument_parsing(capsys):
+    assert split_recipe(["a.b=1", "output_dir=/x"], "tiny_midtrain") == ("tiny_midtrain", ["a.b=1", "output_dir=/x"])
+    assert split_recipe(["recipe=tiny_sft_think", "learner.lr=1", "recipe=x"], "d") == ("x", ["learner.lr=1"])
+    # The hand-written flags are Hydra overrides now; the old spelling says what to write instead.
+    assert COMMANDS["midtrain"](["a.b=1", "--cfg", "job", "-o", "/x"]) == 2
+    assert "-o is now the override output_dir=DIR" in capsys.readouterr().err
+    assert COMMANDS["midtrain"](["--cfg", "job", "output_dir=/x"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["output_dir"] == "/x"
 
 
 def test_microanneal_flags_become_overrides(capsys):
-    assert COMMANDS["microanneal"](["--candidate", "arithmetic:train", "--tokens", "5000", "--cfg", "job"]) == 0
+    assert COMMANDS["microanneal"](["microanneal.candidate=arithmetic:train", "microanneal.tokens=5000",
+                                    "model.path=/ckpt", "--cfg", "job"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["microanneal"]["candidate"] == "arithmetic:train" and printed["microanneal"]["tokens"] == 5000
+    assert printed["model"]["path"] == "/ckpt"
+    assert COMMANDS["microanneal"](["--candidate", "arithmetic:train", "--cfg", "job"]) == 2
+    assert "microanneal.candidate=SOURCE" in capsys.readouterr().err
 
 
 def test_recipe_list(capsys):
@@ -105,11 +112,12 @@ def test_recipe_list(capsys):
 
 
 def test_cache_keys_follow_what_the_stage_uses():
-    from rlvr.recipes.stage import stage_key
+    from rlvr.recipes.cache import stage_key
 
     base = compose_recipe("tiny_pretrain")
     assert stage_key(base) == stage_key(compose_recipe("tiny_pretrain"))
-    assert stage_key(base) != stage_key(compose_recipe("tiny_pretrain", ["train.lr=1e-3"]))
+    assert stage_key(base) != stage_key(compose_recipe("tiny_pretrain", ["learner.lr=1e-3"]))
+    assert stage_key(base) != stage_key(compose_recipe("tiny_pretrain", ["train.steps=7"]))
     assert stage_key(base) != stage_key(compose_recipe("tiny_pretrain", ["data.seed=1"]))
     # sections the stage never reads leave its key alone
     assert stage_key(base) == stage_key(compose_recipe("tiny_pretrain", ["hardware.notes=x", "sft.max_len=64",

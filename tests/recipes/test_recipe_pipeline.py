@@ -3,26 +3,43 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.recipes.pipeline import format_table, main, split_overrides, sweep
+from rlvr.pipeline import format_table, main, rl_overrides
+from rlvr.recipes.config import RecipeConfig
 
 
-def test_overrides_go_to_their_stage():
-    parts = split_overrides(["base.train.lr=1e-3", "midtrain.data.mix=other", "rl.steps=10"])
-    assert parts == {"base": ["train.lr=1e-3"], "midtrain": ["data.mix=other"], "rl": ["steps=10"]}
-    with pytest.raises(ValueError, match="expected base.KEY=VALUE"):
-        split_overrides(["train.lr=1"])
+def test_overrides_go_to_their_stage(capsys):
+    import yaml
+
+    assert main(["base.learner.lr=1e-3", "midtrain.data.mix=other", "rl.steps=10", "--cfg", "job"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["base"]["learner"]["lr"] == 1e-3 and printed["midtrain"]["data"]["mix"] == "other"
+    assert printed["rl"] == {"steps": 10}
+    # rl.* reach `rlvr train` as written (a config group choice such as rl.algorithm=grpo included)
+    assert rl_overrides(["base.learner.lr=1e-3", "rl.steps=10", "+rl.foo=1", "rl.algorithm=grpo"]) == \
+        ["steps=10", "+foo=1", "algorithm=grpo"]
 
 
-def test_sweeps_expand_commas_but_not_lists():
-    combos = sweep(["midtrain.data.mix=a,b", "rl.steps=5,10", "base.long_context.eval_lengths=[1,2]"])
+def test_sweeps_expand_commas_but_not_lists(tmp_path, monkeypatch):
+    import rlvr.pipeline as pipeline
+
+    combos = []
+    monkeypatch.setattr(pipeline, "run_pipeline",
+                        lambda base, mid, rl, out, fresh=False: combos.append((mid.data.mix, rl, base)) or {"table": ""})
+    assert main(["-m", "midtrain.data.mix=tiny_midtrain,tiny_pretrain", "rl.steps=5,10",
+                 "base.long_context.eval_lengths=[1,2]", f"hydra.sweep.dir={tmp_path}"]) == 0
     assert len(combos) == 4
-    assert ["midtrain.data.mix=b", "rl.steps=5", "base.long_context.eval_lengths=[1,2]"] in combos
-    assert sweep([]) == [[]]
+    assert ("tiny_pretrain", ["steps=5"]) in [(m, rl) for m, rl, _ in combos]
+    assert all(isinstance(b, RecipeConfig) and b.long_context.eval_lengths == [1, 2] for _, _, b in combos)
 
 
-def test_bad_overrides_fail_before_anything_runs(capsys):
-    assert main(["nonsense=1"]) == 2
-    assert "expected base.KEY=VALUE" in capsys.readouterr().err
+def test_bad_overrides_fail_before_anything_runs(capsys, monkeypatch):
+    import rlvr.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *a, **k: pytest.fail("ran"))
+    assert main(["nonsense=1"]) != 0
+    assert "Could not override 'nonsense'" in capsys.readouterr().err
+    assert main(["base.learner.lrr=1"]) != 0
+    assert "base.learner.lrr" in capsys.readouterr().err
 
 
 def test_the_table_shows_every_stage_and_the_verdict():

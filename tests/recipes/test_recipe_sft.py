@@ -84,7 +84,7 @@ def test_packing_keeps_labels_and_restarts_positions(think_tokenizer):
 
 def test_unpacked_rows_are_padded_without_attention_or_loss(think_tokenizer):
     from rlvr.data.packing import packed_attention_mask
-    from rlvr.recipes.causal_lm import micro_batches
+    from rlvr.learner.causal_lm import micro_batches
 
     examples = [encode(think_tokenizer, c) for c in synthesize_traces("arithmetic", 4, 1)]
     shards = micro_batches(examples, num_workers=2, micro_batch_size=2, pad_id=0)

@@ -8,7 +8,7 @@ import pytest
 from rlvr.recipes.config import compose_recipe
 
 pytestmark = pytest.mark.slow
-SMALL = ["train.batch_size=4", "train.micro_batch_size=2", "train.log_every=1", "eval.size=8", "eval.max_tokens=16"]
+SMALL = ["train.batch_size=4", "learner.micro_batch_size=2", "train.log_every=1", "eval.size=8", "eval.max_tokens=16"]
 
 
 def _log(path):
@@ -20,7 +20,7 @@ def test_tiny_base_from_scratch_writes_checkpoint_manifest_and_report(tmp_path):
 
     cfg = compose_recipe("tiny_pretrain", SMALL + ["data.total_tokens=20000", "model.tiny.tokenizer_docs=1500",
                                                    "train.steps=3", f"output_dir={tmp_path}"])
-    summary = run_stage(cfg, tmp_path)
+    summary = run_stage(cfg, "", tmp_path)  # model.init=tiny: the stage makes its own start
     final = tmp_path / "final"
     manifest = json.loads((final / "mix_manifest.json").read_text())
     assert manifest["tokens"] >= 20000 and manifest["sources"][0]["name"] == "web"
@@ -40,7 +40,7 @@ def test_think_sft_trains_on_assistant_tokens_and_ships_the_template(make_checkp
     start = make_checkpoint("sft_start", seed=0)
     cfg = compose_recipe("tiny_sft_think", SMALL + [f"model.path={start}", "sft.max_examples=24", "train.steps=3",
                                                     f"output_dir={tmp_path}"])
-    summary = run_sft(cfg, tmp_path)
+    summary = run_sft(cfg, str(start), tmp_path)
     tok = AutoTokenizer.from_pretrained(summary["final"])
     assert "<think>" in tok.chat_template and "generation" in tok.chat_template
     data = json.loads((tmp_path / "sft_data.json").read_text())
@@ -55,7 +55,7 @@ def test_microanneal_compares_candidate_and_baseline_side_by_side(make_checkpoin
     start = make_checkpoint("anneal_start", seed=1)
     cfg = compose_recipe("tiny_microanneal", SMALL + [f"model.path={start}", "microanneal.tokens=6000",
                                                       "train.steps=2", f"output_dir={tmp_path}"])
-    summary = run_microanneal(cfg, tmp_path)
+    summary = run_microanneal(cfg, str(start), tmp_path)
     cand = json.loads((tmp_path / "candidate" / "mix_manifest.json").read_text())
     base = json.loads((tmp_path / "baseline" / "mix_manifest.json").read_text())
     shares = {s["name"]: s["share"] for s in cand["sources"]}
@@ -73,7 +73,7 @@ def test_long_context_stage_trains_with_yarn_and_reports_perplexity(make_checkpo
     cfg = compose_recipe("tiny_long_context", SMALL + [f"model.path={start}", "data.total_tokens=12000",
                                                        "data.seq_len=256", "train.steps=2", "long_context.eval_docs=2",
                                                        "long_context.eval_lengths=[64,256]", f"output_dir={tmp_path}"])
-    summary = run_stage(cfg, tmp_path)
+    summary = run_stage(cfg, str(start), tmp_path)
     config = json.loads((tmp_path / "final" / "config.json").read_text())
     assert config["rope_parameters"]["rope_type"] == "yarn" and config["max_position_embeddings"] == 512
     assert set(summary["perplexity"]) == {"start (no YaRN)", "start + YaRN, untrained", "after long-context training"}
