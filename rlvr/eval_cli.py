@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
 
     from transformers import AutoTokenizer
 
+    from rlvr.config import RolloutConfig
     from rlvr.evaluation import summarize
     from rlvr.prompt_sets import load_prompt_set
     from rlvr.rollout.vllm_engine import VLLMEngine
@@ -34,9 +35,9 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"rlvr eval: {exc}", file=sys.stderr)
         return 2
-    engine = VLLMEngine(args.model, 0, {"temperature": 1.0, "max_model_len": 2048}, args.seed)
-    texts = engine.generate_text([r.prompt_ids for r in prompts.rows], args.samples, args.max_tokens,
-                                 args.temperature, prompts.stop, args.seed)
+    engine = VLLMEngine(args.model, 0, RolloutConfig(temperature=1.0, max_model_len=2048), args.seed)
+    texts = [[t for t, _ in s] for s in engine.generate([r.prompt_ids for r in prompts.rows], args.samples,
+                                                         args.temperature, args.max_tokens, prompts.stop)]
     items = [ScoreItem(verifier=r.verifier, response=t, ground_truth=r.ground_truth, prompt=r.prompt, metadata=dict(r.metadata))
              for r, ts in zip(prompts.rows, texts) for t in ts]
     with VerifierPool() as pool:

@@ -14,8 +14,8 @@ from verifiers.pool import ScoreItem
 def evaluate(engines: Any, prompts: Any, eval_cfg: Any, stop: list[str], scorer: Any, seed: int) -> dict[str, float]:
     rows = prompts.rows
     k = max(1, int(eval_cfg.samples))
-    texts = engines.generate_text([list(r.prompt_ids) for r in rows], k, int(eval_cfg.max_tokens),
-                                  float(eval_cfg.temperature), stop, seed)
+    texts = [[t for t, _ in samples] for samples in engines.generate(
+        [list(r.prompt_ids) for r in rows], k, float(eval_cfg.temperature), int(eval_cfg.max_tokens), stop, seed)]
     items = [ScoreItem(verifier=r.verifier, response=t, ground_truth=r.ground_truth, prompt=r.prompt,
                        metadata=dict(r.metadata))
              for r, ts in zip(rows, texts) for t in ts]

@@ -31,7 +31,8 @@ def build_base(base: BaseModelConfig, out_dir: str | Path) -> str:
     from rlvr.data.packing import pack_documents
     from rlvr.models.tiny import init_model, tiny_qwen2_config
     from rlvr.models.tokenizer import train_tokenizer
-    from rlvr.recipes.causal_lm import CausalLMConfig, train_causal_lm
+    from rlvr.config import LearnerConfig
+    from rlvr.learner.causal_lm import CausalLMConfig, train_causal_lm
 
     out = Path(out_dir)
     corpus = load_builtin(base.corpus)
@@ -46,10 +47,11 @@ def build_base(base: BaseModelConfig, out_dir: str | Path) -> str:
     init_model(config, base.seed).save_pretrained(out / "init")
     token_lists = tok(docs, add_special_tokens=False)["input_ids"]
     rows = pack_documents(token_lists, base.seq_len, tok.eos_token_id)
-    cfg = CausalLMConfig(steps=base.steps, batch_size=base.batch_size,
-                         micro_batch_size=max(1, base.batch_size // base.num_workers), lr=base.lr,
-                         warmup_steps=base.warmup_steps, num_workers=base.num_workers,
-                         threads_per_worker=base.threads_per_worker, seed=base.seed, log_every=100)
+    cfg = CausalLMConfig(steps=base.steps, batch_size=base.batch_size, seed=base.seed, log_every=100,
+                         learner=LearnerConfig(num_workers=base.num_workers, threads_per_worker=base.threads_per_worker,
+                                               lr=base.lr, warmup_steps=base.warmup_steps, lr_schedule="cosine",
+                                               weight_decay=0.01, betas=[0.9, 0.95], grad_clip=1.0,
+                                               micro_batch_size=max(1, base.batch_size // base.num_workers)))
     log.info("pretraining the base: %d docs, %d packed rows of %d tokens, %d steps", len(docs), len(rows),
              base.seq_len, base.steps)
     return train_causal_lm(str(out / "init"), rows, cfg, out)

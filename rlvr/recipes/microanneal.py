@@ -52,7 +52,7 @@ def microanneal_mixes(cfg: RecipeConfig) -> tuple[Any, Any]:
 
 
 def _anneal(cfg: RecipeConfig, start: str, mix: Any, out: Path, tokenizer: Any) -> dict[str, Any]:
-    from rlvr.recipes.causal_lm import train_causal_lm
+    from rlvr.learner.causal_lm import train_causal_lm
     from rlvr.recipes.config import derived_steps
     from rlvr.recipes.mix import build_mix
     from rlvr.recipes.stage import _learner_settings, pack_rows

@@ -23,7 +23,7 @@ def run_sft(cfg: RecipeConfig, out_dir: str | Path | None = None) -> dict[str, A
     from transformers import AutoTokenizer
 
     from rlvr.placement import init_ray
-    from rlvr.recipes.causal_lm import train_causal_lm
+    from rlvr.learner.causal_lm import train_causal_lm
     from rlvr.recipes.evaluate import eval_checkpoint
     from rlvr.recipes.sft import build_sft_rows, load_chat_template
     from rlvr.recipes.stage import _learner_settings, default_output_dir, resolve_start

@@ -61,16 +61,19 @@ def built_start(path: str) -> str | None:
 
 
 def _learner_settings(cfg: RecipeConfig, tokenizer: Any, steps: int) -> Any:
-    from rlvr.recipes.causal_lm import CausalLMConfig
+    from rlvr.config import LearnerConfig
+    from rlvr.learner.causal_lm import CausalLMConfig
 
     t = cfg.train
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return CausalLMConfig(steps=steps, batch_size=t.batch_size, micro_batch_size=t.micro_batch_size, lr=t.lr,
-                          warmup_steps=min(t.warmup_steps, max(0, steps - 1)), lr_schedule=t.lr_schedule,
-                          weight_decay=t.weight_decay, grad_clip=t.grad_clip, num_workers=t.num_workers,
-                          threads_per_worker=t.threads_per_worker, save_every=t.save_every, log_every=t.log_every,
-                          peak_tflops=t.peak_tflops, seed=t.seed, gpus_per_worker=t.gpus_per_worker,
-                          mixed_precision=t.mixed_precision, dtype=cfg.model.dtype, pad_id=int(pad or 0))
+    learner = LearnerConfig(num_workers=t.num_workers, gpus_per_worker=t.gpus_per_worker,
+                            threads_per_worker=t.threads_per_worker, lr=t.lr, weight_decay=t.weight_decay,
+                            betas=[0.9, 0.95], warmup_steps=min(t.warmup_steps, max(0, steps - 1)),
+                            lr_schedule=t.lr_schedule, grad_clip=t.grad_clip, micro_batch_size=t.micro_batch_size,
+                            mixed_precision=t.mixed_precision)
+    return CausalLMConfig(steps=steps, batch_size=t.batch_size, save_every=t.save_every, log_every=t.log_every,
+                          peak_tflops=t.peak_tflops, seed=t.seed, dtype=cfg.model.dtype, pad_id=int(pad or 0),
+                          learner=learner)
 
 
 def make_tiny_start(cfg: RecipeConfig, mix: Any, out: Path) -> Path:
@@ -125,7 +128,7 @@ def run_stage(cfg: RecipeConfig, out_dir: str | Path | None = None) -> dict[str,
     from transformers import AutoTokenizer
 
     from rlvr.placement import init_ray
-    from rlvr.recipes.causal_lm import train_causal_lm
+    from rlvr.learner.causal_lm import train_causal_lm
     from rlvr.recipes.decontaminate import build_decontaminator, write_report
     from rlvr.recipes.evaluate import eval_checkpoint
     from rlvr.recipes.mix import build_mix, load_mix

@@ -84,7 +84,7 @@ def test_packing_keeps_labels_and_restarts_positions(think_tokenizer):
 
 def test_unpacked_rows_are_padded_without_attention_or_loss(think_tokenizer):
     from rlvr.data.packing import packed_attention_mask
-    from rlvr.recipes.causal_lm import micro_batches
+    from rlvr.learner.causal_lm import micro_batches
 
     examples = [encode(think_tokenizer, c) for c in synthesize_traces("arithmetic", 4, 1)]
     shards = micro_batches(examples, num_workers=2, micro_batch_size=2, pad_id=0)
@@ -126,7 +126,7 @@ def test_build_rows_summary_counts_label_tokens(think_tokenizer):
 
 
 def test_the_causal_lm_objective_ignores_masked_labels(think_tokenizer):
-    from rlvr.learner.objectives import causal_lm_objective
+    from rlvr.learner.objectives import CausalLMStep, causal_lm_objective
     from rlvr.models.tiny import init_model, tiny_qwen2_config
 
     model = init_model(tiny_qwen2_config(len(think_tokenizer), hidden_size=64, num_layers=1, num_heads=1,
@@ -135,7 +135,7 @@ def test_the_causal_lm_objective_ignores_masked_labels(think_tokenizer):
     ids = torch.tensor([ex["input_ids"]])
     labels = torch.tensor([ex["labels"]])
     n_label = int((labels[:, 1:] != IGNORE_INDEX).sum())
-    loss, stats = causal_lm_objective(model, {"input_ids": ids, "labels": labels}, {"global_tokens": n_label})
+    loss, stats = causal_lm_objective(model, {"input_ids": ids, "labels": labels}, CausalLMStep(global_tokens=n_label))
     assert stats["label_tokens"] == n_label
     logits = model(input_ids=ids).logits[0, :-1]
     targets = labels[0, 1:]

@@ -1,8 +1,15 @@
-"""What flows from the engines to the learner: one sampled response, grouped by prompt."""
+"""What flows from the engines to the learner: prompt requests, sampled responses grouped by prompt.
+
+Neutral ground: rollout/ makes these, rewards.py and learner/batching.py read them, so they live
+above both. Rewards, advantages and loss masks are not stored here: they belong to one optimizer
+step and live in `rlvr.rewards.StepBatch`.
+"""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+IGNORE_INDEX = -100  # label of a token that takes no loss (padding, prompts, packing boundaries)
 
 
 @dataclasses.dataclass
@@ -17,13 +24,12 @@ class GroupRequest:
     step: int
     n: int
     max_tokens: int
-    seed: int
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class Sample:
-    """One response and everything the learner needs about it."""
+    """One sampled response as the engine returned it."""
 
     prompt_id: str
     prompt_ids: list[int]
@@ -31,11 +37,6 @@ class Sample:
     response_text: str
     rollout_logprobs: list[float]  # vLLM's log-prob of each sampled token
     finish_reason: str  # "stop" (EOS / stop string) or "length" (truncated)
-    version: int  # policy version (optimizer steps) of the engine weights that sampled it
-    reward: float = 0.0
-    correct: bool = False
-    verifier_error: str | None = None
-    advantage: float = 0.0
 
     @property
     def truncated(self) -> bool:
@@ -48,9 +49,7 @@ class Group:
 
     request: GroupRequest
     samples: list[Sample]
-    version: int
-    engine: int
-    gen_seconds: float = 0.0
+    version: int  # policy version (optimizer steps) of the engine weights that sampled the group
 
     @property
     def step(self) -> int:

@@ -1,12 +1,14 @@
-"""Causal-LM training on the same FSDP2 learner the RL loop uses (objective `causal_lm`).
+"""Causal-LM training on the same FSDP2 learner the RL loop uses (objective `causal_lm_objective`).
+
+Pretraining the base, recipe stages and SFT all train through `train_causal_lm`.
 
 Rows come pre-packed (rlvr.data.packing): position ids restart per document and a 4-D
 block-causal mask keeps documents apart. The loss is summed over label tokens and divided by
 the optimizer step's label-token count across all workers and micro-batches.
 
 Rows may also differ in length (SFT without packing: one example per row): a micro-batch pads its
-rows to its longest one with padding in a position run of its own and labels -100, so padding is
-neither attended to nor learned.
+rows to its longest one with padding in a position run of its own and labels IGNORE_INDEX, so padding
+is neither attended to nor learned.
 """
 from __future__ import annotations
 
@@ -20,8 +22,12 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from rlvr.config import LearnerConfig
 from rlvr.data.packing import collate, packed_attention_mask
+from rlvr.learner.batching import worker_micro_batches
 from rlvr.learner.group import LearnerGroup
+from rlvr.learner.objectives import CausalLMStep, causal_lm_objective
+from rlvr.types import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +36,18 @@ log = logging.getLogger(__name__)
 class CausalLMConfig:
     steps: int = 600  # optimizer steps
     batch_size: int = 32  # packed rows per optimizer step, all workers together
-    micro_batch_size: int = 16  # rows per forward/backward on one worker (gradient accumulation beyond)
-    lr: float = 3e-3  # peak learning rate
-    warmup_steps: int = 30  # linear warm-up
-    lr_schedule: str = "cosine"  # cosine | linear | constant after warm-up
-    weight_decay: float = 0.01  # AdamW weight decay
-    grad_clip: float = 1.0  # max gradient norm
-    num_workers: int = 2  # FSDP workers
-    threads_per_worker: int = 1  # torch threads per worker on CPU
     save_every: int = 0  # also save a checkpoint every N steps (0: only at the end)
     log_every: int = 50  # log a line every N steps
     peak_tflops: float = 0.0  # per-worker peak for MFU (0: guess: 989 for an H100 bf16, 0.1 on CPU)
     seed: int = 0  # data order
-    gpus_per_worker: int = 1  # GPUs per worker when GPUs exist
-    mixed_precision: str = "bf16"  # on GPU: bf16 compute (fp32 reduce) | fp32; ignored on CPU
     dtype: str = "float32"  # dtype the learner loads the weights in
     pad_id: int = 0  # token id put in padding (never attended to nor learned)
+    # the optimiser block shared with RL: workers, lr and schedule, micro-batch size, precision
+    learner: LearnerConfig = dataclasses.field(default_factory=LearnerConfig)
 
 
 def pad_rows(rows: Sequence[dict], pad_id: int = 0) -> list[dict]:
-    """Rows of unequal length padded to the longest: input pad_id, labels -100, positions 0.. of their own."""
+    """Rows of unequal length padded to the longest: input pad_id, labels IGNORE_INDEX, positions 0.. of their own."""
     width = max(len(r["input_ids"]) for r in rows)
     out = []
     for r in rows:
@@ -58,40 +56,30 @@ def pad_rows(rows: Sequence[dict], pad_id: int = 0) -> list[dict]:
             out.append(r)
             continue
         out.append({"input_ids": list(r["input_ids"]) + [pad_id] * pad,
-                    "labels": list(r["labels"]) + [-100] * pad,
+                    "labels": list(r["labels"]) + [IGNORE_INDEX] * pad,
                     "position_ids": list(r["position_ids"]) + list(range(pad))})
     return out
 
 
 def micro_batches(rows: Sequence[dict], num_workers: int, micro_batch_size: int,
                   pad_id: int = 0) -> list[list[dict[str, Any]]]:
-    """Split a step's rows over workers (equal counts) and into micro-batches (padded when lengths differ)."""
-    per_worker = [list(rows[i::num_workers]) for i in range(num_workers)]
-    shards: list[list[dict[str, Any]]] = []
-    for part in per_worker:
-        mbs = []
-        for k in range(0, len(part), micro_batch_size):
-            batch = collate(pad_rows(part[k : k + micro_batch_size], pad_id))
-            mbs.append({
-                "input_ids": batch["input_ids"],
-                "labels": batch["labels"],
-                "position_ids": batch["position_ids"],
+    """Split a step's rows over workers (round-robin) and into micro-batches (padded when lengths differ)."""
+    def build(part: Sequence[dict]) -> dict[str, Any]:
+        batch = collate(pad_rows(part, pad_id))
+        return {"input_ids": batch["input_ids"], "labels": batch["labels"], "position_ids": batch["position_ids"],
                 "attention_mask": packed_attention_mask(batch["position_ids"]),
-                "num_tokens": int(batch["input_ids"].numel()),
-            })
-        shards.append(mbs)
-    most = max(len(m) for m in shards)
-    for mbs in shards:
-        while len(mbs) < most:
-            filler = dict(shards[0][0])
-            filler["labels"] = torch.full_like(filler["labels"], -100)
-            filler["num_tokens"] = 0
-            mbs.append(filler)
-    return shards
+                "num_tokens": int(batch["input_ids"].numel())}
+
+    def filler(shards: list[list[dict[str, Any]]]) -> dict[str, Any]:
+        first = shards[0][0]
+        return dict(first, labels=torch.full_like(first["labels"], IGNORE_INDEX), num_tokens=0)
+
+    return worker_micro_batches([list(rows[i::num_workers]) for i in range(num_workers)], micro_batch_size, build,
+                                filler)
 
 
 def label_tokens(shards: list[list[dict[str, Any]]]) -> int:
-    return sum(int((mb["labels"][:, 1:] != -100).sum()) for mbs in shards for mb in mbs)
+    return sum(int((mb["labels"][:, 1:] != IGNORE_INDEX).sum()) for mbs in shards for mb in mbs)
 
 
 def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, out_dir: str | Path,
@@ -101,11 +89,8 @@ def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, o
         raise ValueError(f"causal LM: {len(rows)} packed rows, fewer than one batch ({cfg.batch_size})")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    learner_cfg = {"num_workers": cfg.num_workers, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
-                   "warmup_steps": cfg.warmup_steps, "lr_schedule": cfg.lr_schedule, "grad_clip": cfg.grad_clip,
-                   "threads_per_worker": cfg.threads_per_worker, "total_steps": cfg.steps, "betas": [0.9, 0.95],
-                   "gpus_per_worker": cfg.gpus_per_worker, "mixed_precision": cfg.mixed_precision}
-    group = LearnerGroup(init_path, learner_cfg, cfg.seed, cfg.dtype)
+    opt = cfg.learner
+    group = LearnerGroup(init_path, opt, cfg.seed, cfg.dtype, total_steps=cfg.steps)
     peak = cfg.peak_tflops or (989.0 if torch.cuda.is_available() else 0.1)
     rng = random.Random(cfg.seed)
     order: list[int] = []
@@ -120,14 +105,13 @@ def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, o
                         order = list(range(len(rows)))
                         rng.shuffle(order)
                     batch.append(rows[order.pop()])
-                shards = micro_batches(batch, cfg.num_workers, cfg.micro_batch_size, cfg.pad_id)
-                tokens = label_tokens(shards)
-                stats = group.train_step(shards, "causal_lm", {"global_tokens": tokens, "total_steps": cfg.steps})
+                shards = micro_batches(batch, opt.num_workers, opt.micro_batch_size, cfg.pad_id)
+                stats = group.train_step(shards, causal_lm_objective, CausalLMStep(global_tokens=label_tokens(shards)))
                 if (step + 1) % cfg.log_every == 0 or step == 0 or step + 1 == cfg.steps:
                     tps = stats["input_tokens"] / max(1e-9, stats["seconds"])
                     line = {"step": step + 1, "loss": stats["loss_sum"] / max(1, stats["label_tokens"]),
                             "lr": stats["lr"], "tokens_per_s": tps,
-                            "mfu": 6.0 * group.num_parameters * tps / (peak * 1e12 * cfg.num_workers),
+                            "mfu": 6.0 * group.num_parameters * tps / (peak * 1e12 * opt.num_workers),
                             "elapsed_s": time.time() - started}
                     logf.write(json.dumps(line) + "\n")
                     logf.flush()
