@@ -85,6 +85,7 @@ def label_tokens(shards: list[list[dict[str, Any]]]) -> int:
 def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, out_dir: str | Path,
                     on_log: Callable[[dict[str, Any]], None] | None = None, tokenizer_dir: str | None = None) -> str:
     """Train from `init_path` on packed `rows`; write the final HF checkpoint to `out_dir`. Returns its path."""
+    cfg.learner.validate()
     if len(rows) < cfg.batch_size:
         raise ValueError(f"causal LM: {len(rows)} packed rows, fewer than one batch ({cfg.batch_size})")
     out = Path(out_dir)
