@@ -23,7 +23,6 @@ class LearnerGroup:
         master_addr, master_port = ray.get(self.workers[0].address.remote())
         sizes = ray.get([w.setup.remote(master_addr, master_port, model_path, dtype) for w in self.workers])
         self.num_parameters = int(sizes[0])
-        self.model_path = model_path
 
     def train_step(self, shards: list[list[dict[str, Any]]], objective: Objective, ctx: Any) -> dict[str, float]:
         """One optimizer step of `objective` (the function itself); shards[i] are worker i's micro-batches

@@ -52,7 +52,6 @@ class VLLMEngine:
             # Sampled log-probs after temperature scaling: what the learner computes for TIS.
             logprobs_mode="processed_logprobs" if self.temperature != 1.0 else "raw_logprobs",
         )
-        self.tokenizer = self.llm.get_tokenizer()
 
     # ---------------------------------------------------------------- sampling
     def _sampling_params(self, max_tokens: int, stop: list[str], temperature: float | None = None,
