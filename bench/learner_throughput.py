@@ -35,9 +35,11 @@ def main() -> None:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from rlvr.algorithms.config import AlgorithmConfig
+    from rlvr.config import LearnerConfig
     from rlvr.learner.batching import count_loss_tokens, policy_shards
+    from rlvr.learner.objectives import PolicyStep, policy_objective
     from rlvr.learner.worker import LearnerWorker, free_port
-    from rlvr.rollout.types import Sample
+    from rlvr.types import Sample
 
     hidden, layers, heads, kv, inter, vocab = SIZES[args.size]
     cfg = Qwen2Config(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
@@ -46,26 +48,28 @@ def main() -> None:
     path = tempfile.mkdtemp(prefix="rlvr-learner-bench-")
     Qwen2ForCausalLM(cfg).save_pretrained(path)
     on_gpu = torch.cuda.is_available()
-    worker = LearnerWorker(0, 1, {"lr": 1e-5, "grad_clip": 1.0, "threads_per_worker": torch.get_num_threads()}, seed=0)
+    worker = LearnerWorker(0, 1, LearnerConfig(lr=1e-5, grad_clip=1.0, warmup_steps=0,
+                                               threads_per_worker=torch.get_num_threads()), seed=0,
+                           total_steps=args.steps)
     n_params = worker.setup("127.0.0.1", free_port(), path)
     rng = random.Random(0)
-    samples = []
+    samples, advantages = [], []
     for _ in range(args.batch):
         r = rng.randint(args.response // 2, args.response)
         samples.append(Sample("p", [rng.randrange(vocab) for _ in range(args.prompt)],
-                              [rng.randrange(vocab) for _ in range(r)], "", [-1.0] * r, "stop", 0,
-                              advantage=rng.choice([-1.0, 1.0])))
-    shards = policy_shards(samples, 1, args.micro, pad_id=0)
+                              [rng.randrange(vocab) for _ in range(r)], "", [-1.0] * r, "stop"))
+        advantages.append(rng.choice([-1.0, 1.0]))
+    shards = policy_shards(samples, advantages, 1, args.micro, pad_id=0)
     tokens, seqs = count_loss_tokens(shards)
-    ctx = {"algorithm": AlgorithmConfig(), "eps_low": 0.2, "eps_high": 0.272, "global_tokens": tokens,
-           "global_seqs": seqs, "agg_constant": float(args.response), "temperature": 1.0, "total_steps": args.steps}
-    worker.train_step(shards[0], "policy", ctx)  # warm-up
+    ctx = PolicyStep(algorithm=AlgorithmConfig(), eps_low=0.2, eps_high=0.272, global_tokens=tokens,
+                     global_seqs=seqs, agg_constant=float(args.response), temperature=1.0)
+    worker.train_step(shards[0], policy_objective, ctx)  # warm-up
     if on_gpu:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     started = time.time()
     for _ in range(args.steps):
-        stats = worker.train_step(shards[0], "policy", ctx)
+        stats = worker.train_step(shards[0], policy_objective, ctx)
     if on_gpu:
         torch.cuda.synchronize()
     seconds = (time.time() - started) / args.steps

@@ -2,7 +2,11 @@
 
 Every knob has a default, a type and one line of doc. `register_configs()` puts the schema into
 Hydra's ConfigStore as `rlvr_schema`, which conf/config.yaml extends, so a typo in an override
-is an error rather than a silently ignored key.
+is an error rather than a silently ignored key. `to_dataclass` also checks the enum-like values
+(`TrainConfig.validate`), so `algorithm.overlong=soft` fails at compose time, not silently.
+
+The rollout and learner sections travel to the Ray actors as these dataclasses (they pickle), so
+every default lives here and nowhere else.
 """
 from __future__ import annotations
 
@@ -10,7 +14,11 @@ import dataclasses
 from dataclasses import field
 from typing import Any
 
-from rlvr.algorithms.config import AlgorithmConfig
+from rlvr.algorithms.config import AlgorithmConfig, check_choice
+
+LR_SCHEDULES = ("constant", "cosine", "linear")
+MIXED_PRECISION = ("bf16", "fp32")
+BACKENDS = ("auto", "gloo", "nccl")
 
 
 @dataclasses.dataclass
@@ -90,6 +98,11 @@ class LearnerConfig:
     mixed_precision: str = "bf16"  # on GPU: bf16 | fp32 params in compute; ignored on CPU
     backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | gloo | nccl
 
+    def validate(self, prefix: str = "learner") -> None:
+        check_choice(f"{prefix}.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice(f"{prefix}.mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        check_choice(f"{prefix}.backend", self.backend, BACKENDS)
+
 
 @dataclasses.dataclass
 class RewardConfig:
@@ -130,6 +143,11 @@ class TrainConfig:
     save_checkpoint: bool = True  # write the final HF checkpoint to <run>/checkpoint
     progress: bool = True  # tqdm progress bar on the terminal
 
+    def validate(self) -> None:
+        """Enum-like values checked before anything starts (the schema only checks types)."""
+        self.learner.validate()
+        self.algorithm.validate()
+
 
 def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
@@ -143,4 +161,6 @@ def to_dataclass(cfg: Any) -> TrainConfig:
     from omegaconf import OmegaConf
 
     merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
-    return OmegaConf.to_object(merged)  # type: ignore[return-value]
+    out: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    out.validate()
+    return out

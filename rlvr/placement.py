@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, Callable
 
 import ray
 from ray.util.placement_group import PlacementGroup, placement_group
@@ -61,3 +62,17 @@ def make_placement(count: int, cpus: float, gpus: int, name: str) -> PlacementGr
 
 def bundle_strategy(pg: PlacementGroup, index: int) -> PlacementGroupSchedulingStrategy:
     return PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index)
+
+
+def place_actors(cls: type, count: int, cpus: float, gpus: int, name: str,
+                 args: Callable[[int], tuple[Any, ...]]) -> tuple[PlacementGroup, list[Any]]:
+    """A placement group of `count` bundles and one Ray actor of `cls` in each; actor i is built with args(i).
+
+    `gpus` (per actor) applies only where the machine has GPUs; on a CPU-only machine the bundles are CPU-only.
+    """
+    gpus = gpus if gpus_available() > 0 else 0
+    pg = make_placement(count, cpus, gpus, name=name)
+    actor_cls = ray.remote(cls)
+    actors = [actor_cls.options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(pg, i)).remote(*args(i))
+              for i in range(count)]
+    return pg, actors

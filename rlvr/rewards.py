@@ -1,35 +1,50 @@
-"""From finished groups to advantages: verifier scores, reward shaping, group normalisation.
+"""From finished groups to one optimizer step's batch: score -> shape -> filter -> advantages.
 
 Order per group (documented because it changes the numbers):
-1. the verifier scores each response (reward in [0, 1], `correct`);
-2. shaping: CAMPO's repetition penalty and DAPO's soft over-long penalty are added to the
-   reward, before any group statistics (MiroMind-M1 eq. 6);
-3. advantages are computed over the whole group, truncated responses included; masking
-   truncated responses (algorithm.overlong=mask) happens afterwards, in the loss only.
+1. score: the verifier scores each response (reward in [0, 1], `correct`);
+2. shape: CAMPO's repetition penalty and DAPO's soft over-long penalty are added to the reward,
+   before any group statistics (MiroMind-M1 eq. 6);
+3. filter: a group without learning signal is dropped (`algorithm.filter_on`: all shaped rewards
+   equal, or DAPO/CAMPO's 0 < #correct < G);
+4. advantages over each kept group, truncated responses included; masking truncated responses
+   (algorithm.overlong=mask) happens afterwards, in the loss only.
+Nothing is written into the `Sample` objects: each step's values live in its `StepBatch`.
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from typing import Any, Sequence
 
 import torch
 
+from rlvr.algorithms.advantages import compute_advantages
 from rlvr.algorithms.config import AlgorithmConfig
-from rlvr.rollout.types import Group
+from rlvr.algorithms.repetition import repetition_penalty
+from rlvr.algorithms.sampling import dynamic_sampling_keep, overlong_soft_penalty, zero_std_mask
+from rlvr.types import Group, Sample
+from verifiers.base import get_verifier
 from verifiers.pool import ScoreItem, VerifierPool
 
 
+@dataclasses.dataclass(frozen=True)
+class Verdicts:
+    """The verifier's results for one group, one entry per sample."""
+
+    reward: list[float]
+    correct: list[bool]
+    error: list[str | None]
+
+
 class RewardScorer:
+    """Verifier workers (a VerifierPool) that score groups with each row's verifier, or one override."""
+
     def __init__(self, verifier_override: str, options: dict[str, Any], timeout_s: float, num_workers: int,
-                 algorithm: AlgorithmConfig, import_modules: Sequence[str] = ()):
+                 import_modules: Sequence[str] = ()):
         self.override = verifier_override
         if verifier_override:
-            import importlib
-
-            from verifiers.base import get_verifier
-
             for module in import_modules:
                 importlib.import_module(module)
-
             try:  # fail at start-up, not on the first batch
                 get_verifier(verifier_override, **options)
             except (KeyError, TypeError) as exc:
@@ -37,10 +52,8 @@ class RewardScorer:
         opts = {verifier_override: dict(options)} if verifier_override else {}
         self.pool = VerifierPool(num_workers=num_workers, timeout_s=timeout_s, verifier_options=opts,
                                  import_modules=list(import_modules))
-        self.algorithm = algorithm
-        self.errors = 0
 
-    def score_group(self, group: Group, max_tokens: int) -> None:
+    def score(self, group: Group) -> Verdicts:
         req = group.request
         name = self.override or req.verifier
         items = [
@@ -49,64 +62,90 @@ class RewardScorer:
             for k, s in enumerate(group.samples)
         ]
         results = self.pool.score(items)
-        for s, r in zip(group.samples, results):
-            s.reward = float(r.reward)
-            s.correct = bool(r.correct)
-            s.verifier_error = r.error
-            if r.error:
-                self.errors += 1
-        self._shape(group, max_tokens)
-
-    def _shape(self, group: Group, max_tokens: int) -> None:
-        algo = self.algorithm
-        samples = group.samples
-        if algo.repetition.enabled:
-            from rlvr.algorithms.repetition import repetition_penalty
-
-            width = max(1, max(len(s.response_ids) for s in samples))
-            ids = torch.zeros((len(samples), width), dtype=torch.long)
-            for i, s in enumerate(samples):
-                ids[i, : len(s.response_ids)] = torch.tensor(s.response_ids, dtype=torch.long)
-            lengths = torch.tensor([len(s.response_ids) for s in samples])
-            truncated = torch.tensor([s.truncated for s in samples])
-            penalty = repetition_penalty(ids, lengths, truncated, algo.repetition)
-            for s, p in zip(samples, penalty.tolist()):
-                s.repetition_penalty = float(p)  # type: ignore[attr-defined]
-                s.reward -= float(p)
-        if algo.overlong == "soft_penalty":
-            from rlvr.algorithms.sampling import overlong_soft_penalty
-
-            lengths = torch.tensor([len(s.response_ids) for s in samples], dtype=torch.float32)
-            pen = overlong_soft_penalty(lengths, max_tokens, algo.overlong_buffer, algo.overlong_penalty)
-            for s, p in zip(samples, pen.tolist()):
-                s.reward += float(p)
+        return Verdicts([float(r.reward) for r in results], [bool(r.correct) for r in results],
+                        [r.error for r in results])
 
     def close(self) -> None:
         self.pool.close()
 
 
-def assign_advantages(groups: Sequence[Group], algo: AlgorithmConfig) -> None:
-    """Set `sample.advantage` for every sample, normalising within each group."""
-    from rlvr.algorithms.advantages import compute_advantages
+@dataclasses.dataclass(frozen=True)
+class ScoredGroup:
+    """One group after score and shape."""
 
-    rewards = []
-    gids = []
-    for gi, g in enumerate(groups):
-        for s in g.samples:
-            rewards.append(s.reward * algo.reward_scale)
-            gids.append(gi)
+    group: Group
+    rewards: list[float]  # the reward that trains: verifier reward - repetition penalty + over-long penalty
+    correct: list[bool]
+    errors: list[str | None]
+    repetition_penalty: list[float]  # 0.0 per sample when the penalty is off
+
+
+def shape_rewards(group: Group, verdicts: Verdicts, algo: AlgorithmConfig, max_tokens: int) -> ScoredGroup:
+    """Add the configured shaping terms to the verifier rewards (step 2 of the module docstring)."""
+    samples = group.samples
+    rewards = list(verdicts.reward)
+    penalties = [0.0] * len(samples)
+    if algo.repetition.enabled:
+        width = max(1, max(len(s.response_ids) for s in samples))
+        ids = torch.zeros((len(samples), width), dtype=torch.long)
+        for i, s in enumerate(samples):
+            ids[i, : len(s.response_ids)] = torch.tensor(s.response_ids, dtype=torch.long)
+        lengths = torch.tensor([len(s.response_ids) for s in samples])
+        truncated = torch.tensor([s.truncated for s in samples])
+        penalties = [float(p) for p in repetition_penalty(ids, lengths, truncated, algo.repetition).tolist()]
+        rewards = [r - p for r, p in zip(rewards, penalties)]
+    if algo.overlong == "soft_penalty":
+        lengths = torch.tensor([len(s.response_ids) for s in samples], dtype=torch.float32)
+        soft = overlong_soft_penalty(lengths, max_tokens, algo.overlong_buffer, algo.overlong_penalty)
+        rewards = [r + float(p) for r, p in zip(rewards, soft.tolist())]
+    return ScoredGroup(group, rewards, list(verdicts.correct), list(verdicts.error), penalties)
+
+
+def keep_group(scored: ScoredGroup, algo: AlgorithmConfig) -> bool:
+    """The signal filter (step 3): False for a group that `algorithm.filter_on` says teaches nothing."""
+    if not algo.filter_zero_std:
+        return True
+    one_group = torch.zeros(len(scored.rewards), dtype=torch.long)
+    if algo.filter_on == "correct":
+        return bool(dynamic_sampling_keep(torch.tensor(scored.correct, dtype=torch.bool), one_group)[0])
+    return not bool(zero_std_mask(torch.tensor(scored.rewards, dtype=torch.float64), one_group)[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class StepBatch:
+    """One optimizer step's groups from score to advantages."""
+
+    scored: list[ScoredGroup]  # every admissible group of the step (all active-sampling tries)
+    kept: list[ScoredGroup]  # the groups that train: filtered, cut to the step's quota
+    advantages: list[float]  # one per kept sample, in `samples` order
+    drop_truncated: bool  # truncated responses stay out of the loss (algorithm.overlong=mask)
+
+    @property
+    def samples(self) -> list[Sample]:
+        """The kept samples, group by group (what the learner trains on)."""
+        return [s for g in self.kept for s in g.group.samples]
+
+    @property
+    def all_samples(self) -> list[Sample]:
+        return [s for g in self.scored for s in g.group.samples]
+
+    @property
+    def truncation_rate(self) -> float:
+        samples = self.all_samples
+        return sum(s.truncated for s in samples) / max(1, len(samples))
+
+
+def make_batch(scored: list[ScoredGroup], kept: list[ScoredGroup], algo: AlgorithmConfig) -> StepBatch:
+    """The step's batch with group-relative advantages of the kept groups (step 4)."""
+    return StepBatch(scored, kept, group_advantages(kept, algo), algo.overlong == "mask")
+
+
+def group_advantages(groups: Sequence[ScoredGroup], algo: AlgorithmConfig) -> list[float]:
+    """Advantages of every sample (scaled rewards normalised within each group), group by group."""
+    rewards = [r * algo.reward_scale for g in groups for r in g.rewards]
     if not rewards:
-        return
+        return []
+    gids = [gi for gi, g in enumerate(groups) for _ in g.rewards]
     adv = compute_advantages(torch.tensor(rewards, dtype=torch.float32), torch.tensor(gids, dtype=torch.long),
                              algo.advantage, std_eps=algo.std_eps, std_unbiased=algo.std_unbiased)
-    k = 0
-    for g in groups:
-        for s in g.samples:
-            s.advantage = float(adv[k])
-            k += 1
-
-
-def has_signal(group: Group) -> bool:
-    """False when every reward in the group is equal: its advantages are all zero."""
-    rewards = [s.reward for s in group.samples]
-    return max(rewards) - min(rewards) > 1e-9
+    return [float(a) for a in adv.tolist()]

@@ -1,10 +1,11 @@
-"""The RL loop: prompts -> engines -> verifiers -> advantages -> FSDP learner -> new weights.
+"""The RL loop: prompts -> engines -> score -> shape -> filter -> advantages -> FSDP learner -> new weights.
 
 Step t trains on groups drawn for step t. Generation for step t+1 is dispatched before step t
 trains, so with async_steps=1 it overlaps training and is sampled one policy version behind;
-`GroupStream` enforces the staleness bound explicitly. After each optimizer step the learner's
-full state dict goes to the engines (Ray object store), and a probe re-scores a few sequences on
-both sides to log `rollout/logprob_gap`.
+`GroupStream` enforces the staleness bound explicitly. Each group is scored as it arrives, while
+the engines still sample the rest. After each optimizer step the learner's full state dict goes to
+the engines (Ray object store), and a probe re-scores a few sequences on both sides to log
+`rollout/logprob_gap`.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import ray
-import torch
 from ray.util.queue import Queue
 
 from rlvr.algorithms.length_schedule import LengthSchedule
@@ -25,12 +25,13 @@ from rlvr.data.prompts import PromptSet, load_prompt_sets
 from rlvr.evaluation import evaluate
 from rlvr.learner.batching import balance, count_loss_tokens, policy_shards, policy_tensors, zero_weight
 from rlvr.learner.group import LearnerGroup
-from rlvr.metrics import MetricsLogger
+from rlvr.learner.objectives import PolicyStep, policy_objective
+from rlvr.metrics import MetricsLogger, step_metrics
 from rlvr.placement import init_ray
-from rlvr.rewards import RewardScorer, assign_advantages, has_signal
+from rlvr.rewards import RewardScorer, ScoredGroup, StepBatch, keep_group, make_batch, shape_rewards
 from rlvr.rollout.engines import EnginePool
 from rlvr.rollout.streaming import GroupStream
-from rlvr.rollout.types import Group, GroupRequest, Sample
+from rlvr.types import GroupRequest, Sample
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,15 @@ class PromptSampler:
         return out
 
 
-def _requests(rows: list[Any], step: int, n: int, max_tokens: int, seed: int, offset: int = 0) -> list[GroupRequest]:
+def _requests(rows: list[Any], step: int, n: int, max_tokens: int) -> list[GroupRequest]:
     return [
         GroupRequest(prompt_id=str(r.id), prompt=r.prompt, prompt_ids=list(r.prompt_ids), ground_truth=r.ground_truth,
-                     verifier=r.verifier, step=step, n=n, max_tokens=max_tokens,
-                     seed=seed * 1_000_003 + step * 10_007 + offset + i, metadata=dict(r.metadata))
-        for i, r in enumerate(rows)
+                     verifier=r.verifier, step=step, n=n, max_tokens=max_tokens, metadata=dict(r.metadata))
+        for r in rows
     ]
+
+
+Probe = tuple[ray.ObjectRef | None, list[list[float]]]  # (engine log-probs ref, learner log-probs)
 
 
 class Trainer:
@@ -85,7 +88,8 @@ class Trainer:
         self.model_path = model_path
         algo = cfg.algorithm
         self.schedule = LengthSchedule(algo.length_stages, cfg.rollout.max_tokens, algo.eps_low, algo.eps_high)
-        self.retirement = PromptRetirement(threshold=algo.retire_pass_rate) if algo.retire_solved else None
+        self.retirement = (PromptRetirement(threshold=algo.retire_pass_rate, scope=algo.retire_scope)
+                           if algo.retire_solved else None)
 
         from transformers import AutoTokenizer
 
@@ -96,53 +100,123 @@ class Trainer:
         self.sampler = PromptSampler(self.train_set, cfg.seed, self.retirement)
 
         init_ray(cfg.ray.address, cfg.ray.num_cpus, cpus_needed(cfg))
-        rollout_cfg = dict(vars(cfg.rollout))
-        learner_cfg = dict(vars(cfg.learner))
-        learner_cfg["total_steps"] = cfg.steps
-        learner_cfg["load_reference"] = algo.kl_coef > 0
-        self.engines = EnginePool(model_path, rollout_cfg, cfg.seed, cfg.model.dtype)
-        self.learner = LearnerGroup(model_path, learner_cfg, cfg.seed, cfg.model.dtype)
+        self.engines = EnginePool(model_path, cfg.rollout, cfg.seed, cfg.model.dtype)
+        # mini_batches > 1 takes that many optimizer steps per rollout batch: the lr schedule spans them all.
+        self.learner = LearnerGroup(model_path, cfg.learner, cfg.seed, cfg.model.dtype,
+                                    total_steps=cfg.steps * max(1, cfg.learner.mini_batches),
+                                    load_reference=algo.kl_coef > 0)
         self.scorer = RewardScorer(cfg.reward.verifier, dict(cfg.reward.options), cfg.reward.timeout_s,
-                                   cfg.reward.num_workers, algo, cfg.reward.import_modules)
+                                   cfg.reward.num_workers, cfg.reward.import_modules)
         self.queue = Queue()
         self.stream = GroupStream(self.queue, cfg.rollout.async_steps)
         self.metrics = MetricsLogger(run_dir)
         self.version = 0
         self.gen_refs: dict[int, list[ray.ObjectRef]] = {}
         self.expected: dict[int, int] = {}
+        self._pending_sync: list[ray.ObjectRef] = []  # the last weight update, awaited when its line is logged
+
+    # ------------------------------------------------------------ the loop
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        started = time.time()
+        results: dict[str, Any] = {"run_dir": str(self.run_dir), "eval/accuracy_start": self._evaluate(0)}
+        self._dispatch(0, cfg.rollout.prompts_per_step)
+        pending: tuple[dict[str, Any], Probe] | None = None  # a step's line waits for its probe
+        bar = self._progress_bar()
+        for step in range(cfg.steps):
+            step_start = time.time()
+            self._dispatch_ahead(step)
+            batch, rollout = self._collect(step)  # score -> shape -> filter -> advantages
+            if pending is not None:
+                self._flush(*pending)
+            learn_start = time.time()
+            stats = self._learn(batch) if batch.kept else {}
+            learn_s = time.time() - learn_start
+            self.version += 1
+            sync_s, probe = self._sync_and_probe(batch)
+            stage = (self.schedule.index, self.schedule.max_tokens)
+            next_stage = self._advance_schedule(step + 1, batch.truncation_rate)
+            line = step_metrics(step + 1, batch, stats, rollout, learn_s=learn_s, sync_s=sync_s,
+                                stale_dropped=self.stream.stale_dropped, version=self.version, stage=stage,
+                                next_stage=next_stage, kl_ref=cfg.algorithm.kl_coef > 0,
+                                repetition=cfg.algorithm.repetition.enabled)
+            self._retire_solved(batch)
+            line["time/step_s"] = time.time() - step_start
+            pending = (line, probe)
+            if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.steps:
+                self._flush(*pending)
+                pending = None
+                self._evaluate(step + 1)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(reward=f"{line['train/reward_mean']:.3f}", acc=f"{line['train/accuracy']:.2f}")
+        if pending is not None:
+            self._flush(*pending)
+        if bar is not None:
+            bar.close()
+        results["eval/accuracy_end"] = self._evaluate(cfg.steps)
+        if cfg.save_checkpoint:
+            results["checkpoint"] = self.learner.save(str(self.run_dir / "checkpoint"), self.model_path)
+        results["time/total_s"] = time.time() - started
+        return results
+
+    def _evaluate(self, step: int) -> float:
+        """Held-out eval with the engines' current weights; logs its line and returns the accuracy."""
+        ev = self.cfg.eval
+        scores = evaluate(self.engines.generate, self.eval_set, samples=ev.samples, temperature=ev.temperature,
+                          max_tokens=ev.max_tokens, stop=self.stop, pool=self.scorer.pool, seed=self.cfg.seed)
+        self.metrics.log({"step": step, **scores})
+        if step == 0:
+            log.info("base eval accuracy %.3f", scores["eval/accuracy"])
+        return scores["eval/accuracy"]
+
+    def _progress_bar(self) -> Any:
+        if not self.cfg.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.cfg.steps, desc="rlvr train", unit="step")
 
     # ------------------------------------------------------------ dispatch
-    def _dispatch(self, step: int, count: int, offset: int = 0) -> None:
+    def _dispatch(self, step: int, count: int) -> None:
         rows = self.sampler.take(count)
-        reqs = _requests(rows, step, self.cfg.rollout.group_size, self.schedule.max_tokens, self.cfg.seed, offset)
+        reqs = _requests(rows, step, self.cfg.rollout.group_size, self.schedule.max_tokens)
         self.gen_refs.setdefault(step, []).extend(self.engines.dispatch(reqs, self.stop, self.queue))
         self.expected[step] = self.expected.get(step, 0) + len(reqs)
 
+    def _dispatch_ahead(self, step: int) -> None:
+        """Asynchronous: draw step+1's groups now, so they sample while `step` trains. Synchronous: draw `step`'s."""
+        cfg = self.cfg
+        if cfg.rollout.async_steps > 0 and step + 1 < cfg.steps:
+            self._dispatch(step + 1, cfg.rollout.prompts_per_step)
+        elif cfg.rollout.async_steps == 0 and step > 0:
+            self._dispatch(step, cfg.rollout.prompts_per_step)
+
     # ------------------------------------------------------------ one step
-    def _collect(self, step: int) -> tuple[list[Group], list[Group], dict[str, float]]:
-        """Groups for `step`: (all scored, kept for training), with active sampling if on."""
+    def _collect(self, step: int) -> tuple[StepBatch, dict[str, float]]:
+        """The batch for `step`: each group is scored, shaped and filtered as it arrives (active sampling
+        draws more prompts until the quota of kept groups is met), then the advantages of the kept ones."""
         algo = self.cfg.algorithm
         quota = self.cfg.rollout.prompts_per_step
-        scored: list[Group] = []
-        kept: list[Group] = []
+        scored: list[ScoredGroup] = []
+        kept: list[ScoredGroup] = []
         tries = 0
         while True:
-            groups = self.stream.groups_for(step, self.expected.pop(step, 0),
-                                            on_group=lambda g: self.scorer.score_group(g, self.schedule.max_tokens),
-                                            check=self._check_engines)
-            scored.extend(groups)
-            for g in groups:
-                if not algo.filter_zero_std or has_signal(g):
-                    kept.append(g)
+            for group in self.stream.arrivals(step, self.expected.pop(step, 0), check=self._check_engines):
+                verdicts = self.scorer.score(group)  # overlaps the engines still sampling the rest
+                shaped = shape_rewards(group, verdicts, algo, self.schedule.max_tokens)
+                scored.append(shaped)
+                if keep_group(shaped, algo):
+                    kept.append(shaped)
             tries += 1
             if not algo.active_sampling or len(kept) >= quota or tries >= algo.max_sampling_tries:
                 break
-            self._dispatch(step, quota - len(kept), offset=tries * 7919)
+            self._dispatch(step, quota - len(kept))
         if algo.active_sampling:
             kept = kept[:quota]
         gen = ray.get(self.gen_refs.pop(step, []))
-        stats = {"tokens": sum(g["tokens"] for g in gen), "seconds": sum(g["seconds"] for g in gen), "tries": tries}
-        return scored, kept, stats
+        rollout = {"tokens": sum(g["tokens"] for g in gen), "seconds": sum(g["seconds"] for g in gen), "tries": tries}
+        return make_batch(scored, kept, algo), rollout
 
     def _check_engines(self) -> None:
         """Raise the engine's own error if a generation call failed (instead of waiting forever)."""
@@ -152,15 +226,13 @@ class Trainer:
             for ref in done:
                 ray.get(ref)  # re-raises the actor's exception
 
-    def _learn(self, kept: list[Group]) -> dict[str, float]:
+    def _learn(self, batch: StepBatch) -> dict[str, float]:
         cfg, algo = self.cfg, self.cfg.algorithm
-        assign_advantages(kept, algo)
-        samples = [s for g in kept for s in g.samples]
-        in_loss = {id(s): not (algo.overlong == "mask" and s.truncated) for s in samples}
+        samples, advantages = batch.samples, batch.advantages
         k = max(1, min(cfg.learner.mini_batches, len(samples)))
-        chunks = [samples[i::k] for i in range(k)]
-        shard_sets = [policy_shards(c, self.learner.num_workers, cfg.learner.micro_batch_size, self.pad_id, in_loss)
-                      for c in chunks]
+        shard_sets = [policy_shards(samples[i::k], advantages[i::k], self.learner.num_workers,
+                                    cfg.learner.micro_batch_size, self.pad_id, batch.drop_truncated)
+                      for i in range(k)]
         if k > 1:
             # Several optimizer steps per batch: the ratio's denominator is the policy before the first.
             for shards in shard_sets:
@@ -173,27 +245,45 @@ class Trainer:
             tokens, seqs = count_loss_tokens(shards)
             if tokens == 0:
                 continue
-            ctx = {"algorithm": algo, "eps_low": self.schedule.eps_low, "eps_high": self.schedule.eps_high,
-                   "global_tokens": tokens, "global_seqs": seqs, "temperature": cfg.rollout.temperature,
-                   "agg_constant": algo.loss_agg_constant or float(self.schedule.max_tokens), "total_steps": cfg.steps * k}
-            out = self.learner.train_step(shards, "policy", ctx)
+            ctx = PolicyStep(algorithm=algo, eps_low=self.schedule.eps_low, eps_high=self.schedule.eps_high,
+                             global_tokens=tokens, global_seqs=seqs, temperature=cfg.rollout.temperature,
+                             agg_constant=algo.loss_agg_constant or float(self.schedule.max_tokens))
+            out = self.learner.train_step(shards, policy_objective, ctx)
             for key, v in out.items():
                 totals[key] = totals.get(key, 0.0) + v if key not in ("lr", "grad_norm") else v
         return totals
 
-    def _sync_and_probe(self, probe: list[Sample]) -> tuple[float, ray.ObjectRef | None, list[list[float]]]:
-        """Push weights to the engines; return (sync seconds, engine-score ref, learner log-probs)."""
+    def _advance_schedule(self, steps_done: int, truncation_rate: float) -> tuple[int, int] | None:
+        """Move the length schedule on; the new (stage, max_tokens) when it moved, else None."""
+        before = self.schedule.index
+        if not self.schedule.update(steps_done, truncation_rate):
+            return None
+        log.info("length stage %d -> %d at step %d: max_tokens %d", before, self.schedule.index, steps_done,
+                 self.schedule.max_tokens)
+        return self.schedule.index, self.schedule.max_tokens
+
+    def _retire_solved(self, batch: StepBatch) -> None:
+        if self.retirement is None:
+            return
+        rates: dict[str, list[bool]] = {}
+        for g in batch.scored:
+            rates.setdefault(g.group.request.prompt_id, []).extend(g.correct)
+        self.retirement.retire(list(rates), [sum(v) / len(v) for v in rates.values()])
+
+    # ------------------------------------------------------------ weights and the probe
+    def _sync_and_probe(self, batch: StepBatch) -> tuple[float, Probe]:
+        """Push weights to the engines; return (sync seconds, (engine-score ref, learner log-probs))."""
+        n = self.cfg.rollout.logprob_probe_size
+        probe = batch.samples[:n] or batch.all_samples[:n]
         started = time.time()
         if self.cfg.rollout.skip_weight_sync:
-            refs: list[ray.ObjectRef] = []
+            self._pending_sync = []
         else:
-            state = self.learner.state_dict_ref()
-            refs = self.engines.update_weights(state, self.version)
+            self._pending_sync = self.engines.update_weights(self.learner.state_dict_ref(), self.version)
         learner_lps = self._learner_probe(probe)
         seqs = [(list(s.prompt_ids) + list(s.response_ids), len(s.prompt_ids)) for s in probe]
-        score_ref = self.engines.engines[0].score.remote(seqs) if probe else None
-        self._pending_sync = refs
-        return time.time() - started, score_ref, learner_lps
+        score_ref = self.engines.score(seqs) if probe else None
+        return time.time() - started, (score_ref, learner_lps)
 
     def _learner_probe(self, probe: list[Sample]) -> list[list[float]]:
         if not probe:
@@ -214,125 +304,15 @@ class Trainer:
         diffs = [abs(a - b) for e, l in zip(engine_lps, learner_lps) for a, b in zip(e, l)]
         return sum(diffs) / max(1, len(diffs))
 
-    # ------------------------------------------------------------ the loop
-    def run(self) -> dict[str, Any]:
-        cfg = self.cfg
-        started = time.time()
-        results: dict[str, Any] = {"run_dir": str(self.run_dir)}
-        base_eval = self._evaluate()
-        self.metrics.log({"step": 0, **base_eval})
-        results["eval/accuracy_start"] = base_eval["eval/accuracy"]
-        log.info("base eval accuracy %.3f", base_eval["eval/accuracy"])
-        self._dispatch(0, cfg.rollout.prompts_per_step)
-        pending_line: dict[str, Any] | None = None
-        pending_probe: tuple[ray.ObjectRef | None, list[list[float]]] | None = None
-        bar = None
-        if cfg.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=cfg.steps, desc="rlvr train", unit="step")
-        for step in range(cfg.steps):
-            step_start = time.time()
-            if cfg.rollout.async_steps > 0 and step + 1 < cfg.steps:
-                self._dispatch(step + 1, cfg.rollout.prompts_per_step)
-            elif cfg.rollout.async_steps == 0 and step > 0:
-                self._dispatch(step, cfg.rollout.prompts_per_step)
-            scored, kept, gen = self._collect(step)
-            if pending_line is not None and pending_probe is not None:
-                self._flush(pending_line, pending_probe)
-            samples_all = [s for g in scored for s in g.samples]
-            lengths = [len(s.response_ids) for s in samples_all]
-            trunc = sum(s.truncated for s in samples_all) / max(1, len(samples_all))
-            learn_start = time.time()
-            stats = self._learn(kept) if kept else {}
-            learn_s = time.time() - learn_start
-            self.version += 1
-            probe = [s for g in kept for s in g.samples][: cfg.rollout.logprob_probe_size] or samples_all[:cfg.rollout.logprob_probe_size]
-            sync_s, score_ref, learner_lps = self._sync_and_probe(probe)
-            stage_before = self.schedule.index
-            changed = self.schedule.update(step + 1, trunc)
-            tokens = max(1.0, stats.get("tokens", 0.0))
-            line: dict[str, Any] = {
-                "step": step + 1,
-                "train/reward_mean": sum(s.reward for s in samples_all) / max(1, len(samples_all)),
-                "train/accuracy": sum(s.correct for s in samples_all) / max(1, len(samples_all)),
-                "train/zero_std_frac": sum(not has_signal(g) for g in scored) / max(1, len(scored)),
-                "train/groups": len(kept),
-                "train/verifier_errors": sum(s.verifier_error is not None for s in samples_all),
-                "rollout/tokens_per_s": gen["tokens"] / max(1e-9, gen["seconds"]),
-                "rollout/truncation_rate": trunc,
-                "rollout/stale_dropped": self.stream.stale_dropped,
-                "rollout/sampling_tries": gen["tries"],
-                "learner/tokens_per_s": stats.get("input_tokens", 0.0) / max(1e-9, learn_s),
-                "learner/samples_per_s": sum(len(g.samples) for g in kept) / max(1e-9, learn_s),
-                "loss/clip_frac": (stats.get("clip_low", 0.0) + stats.get("clip_high", 0.0)) / tokens,
-                "loss/clip_low_frac": stats.get("clip_low", 0.0) / tokens,
-                "loss/clip_high_frac": stats.get("clip_high", 0.0) / tokens,
-                "loss/tis_weight_mean": stats.get("tis_weight", tokens) / tokens,
-                "loss/tis_clipped_frac": stats.get("tis_clipped", 0.0) / tokens,
-                "loss/entropy": stats.get("entropy", 0.0) / tokens,
-                "loss/approx_kl": stats.get("approx_kl_old", 0.0) / tokens,
-                "loss/grad_norm": stats.get("grad_norm", 0.0),
-                "learner/lr": stats.get("lr", 0.0),
-                "response/length_mean": sum(lengths) / max(1, len(lengths)),
-                "response/length_max": max(lengths, default=0),
-                "response/length_min": min(lengths, default=0),
-                "algo/stage": stage_before,
-                "algo/max_tokens": self.schedule.stages[stage_before].max_tokens,
-                # what the engines were actually asked for (dispatch runs ahead by async_steps)
-                "rollout/max_tokens": max((g.request.max_tokens for g in scored), default=0),
-                "time/sync_s": sync_s,
-                "policy/version": self.version,
-            }
-            if self.cfg.algorithm.kl_coef > 0:
-                line["loss/kl_ref"] = stats.get("kl_ref", 0.0) / tokens
-            if self.cfg.algorithm.repetition.enabled:
-                pens = [getattr(s, "repetition_penalty", 0.0) for s in samples_all]
-                line["reward/repetition_penalty_mean"] = sum(pens) / max(1, len(pens))
-            if changed:
-                log.info("length stage %d -> %d at step %d: max_tokens %d", stage_before, self.schedule.index,
-                         step + 1, self.schedule.max_tokens)
-                line["algo/stage_changed_to"] = self.schedule.index
-                line["algo/next_max_tokens"] = self.schedule.max_tokens
-            if self.retirement is not None:
-                rates: dict[str, list[bool]] = {}
-                for g in scored:
-                    rates.setdefault(g.request.prompt_id, []).extend(s.correct for s in g.samples)
-                self.retirement.retire(list(rates), [sum(v) / len(v) for v in rates.values()])
-            line["time/step_s"] = time.time() - step_start
-            pending_line, pending_probe = line, (score_ref, learner_lps)
-            if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.steps:
-                self._flush(pending_line, pending_probe)
-                pending_line = pending_probe = None
-                self.metrics.log({"step": step + 1, **self._evaluate()})
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(reward=f"{line['train/reward_mean']:.3f}", acc=f"{line['train/accuracy']:.2f}")
-        if pending_line is not None and pending_probe is not None:
-            self._flush(pending_line, pending_probe)
-        if bar is not None:
-            bar.close()
-        final_eval = self._evaluate()
-        self.metrics.log({"step": cfg.steps, **final_eval})
-        results["eval/accuracy_end"] = final_eval["eval/accuracy"]
-        if cfg.save_checkpoint:
-            results["checkpoint"] = self.learner.save(str(self.run_dir / "checkpoint"), self.model_path)
-        results["time/total_s"] = time.time() - started
-        return results
-
-    def _flush(self, line: dict[str, Any], probe: tuple[ray.ObjectRef | None, list[list[float]]]) -> None:
+    def _flush(self, line: dict[str, Any], probe: Probe) -> None:
+        """Log a step's line once its probe and weight load have finished (they ran behind the next step)."""
         score_ref, learner_lps = probe
         if score_ref is not None:
             line["rollout/logprob_gap"] = self._gap(ray.get(score_ref), learner_lps)
-        sync = ray.get(getattr(self, "_pending_sync", []) or [])
+        sync = ray.get(self._pending_sync)
         if sync:
             line["time/engine_load_s"] = max(sync)
         self.metrics.log(line)
-
-    def _evaluate(self) -> dict[str, float]:
-        ev = self.cfg.eval
-        return evaluate(self.engines.generate, self.eval_set, samples=ev.samples, temperature=ev.temperature,
-                        max_tokens=ev.max_tokens, stop=self.stop, pool=self.scorer.pool, seed=self.cfg.seed)
 
     def close(self) -> None:
         for closer in (self.scorer.close, self.metrics.close, self.learner.shutdown, self.engines.shutdown):

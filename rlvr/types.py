@@ -1,4 +1,56 @@
-"""Small shared types and constants."""
+"""What flows from the engines to the learner: prompt requests, sampled responses grouped by prompt.
+
+Neutral ground: rollout/ makes these, rewards.py and learner/batching.py read them, so they live
+above both. Rewards, advantages and loss masks are not stored here: they belong to one optimizer
+step and live in `rlvr.rewards.StepBatch`.
+"""
 from __future__ import annotations
 
-IGNORE_INDEX = -100  # label of a token that carries no loss (the Hugging Face / PyTorch cross-entropy convention)
+import dataclasses
+from typing import Any
+
+IGNORE_INDEX = -100  # label of a token that takes no loss (padding, prompts, packing boundaries)
+
+
+@dataclasses.dataclass
+class GroupRequest:
+    """One prompt to sample `n` responses for, tagged with the step it was drawn for."""
+
+    prompt_id: str
+    prompt: str
+    prompt_ids: list[int]
+    ground_truth: Any
+    verifier: str
+    step: int
+    n: int
+    max_tokens: int
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Sample:
+    """One sampled response as the engine returned it."""
+
+    prompt_id: str
+    prompt_ids: list[int]
+    response_ids: list[int]
+    response_text: str
+    rollout_logprobs: list[float]  # vLLM's log-prob of each sampled token
+    finish_reason: str  # "stop" (EOS / stop string) or "length" (truncated)
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+@dataclasses.dataclass
+class Group:
+    """All samples of one prompt, as an engine hands them over when the last one finishes."""
+
+    request: GroupRequest
+    samples: list[Sample]
+    version: int  # policy version (optimizer steps) of the engine weights that sampled the group
+
+    @property
+    def step(self) -> int:
+        return self.request.step

@@ -36,3 +36,27 @@ def test_random_reward_group():
 def test_typo_is_an_error():
     with pytest.raises(ConfigCompositionException):
         compose(["rollout.max_tokns=3"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("algorithm.overlong=soft", "algorithm.overlong='soft' is not allowed; choose one of: none, mask, soft_penalty"),
+    ("algorithm.advantage=grpo", "algorithm.advantage='grpo' is not allowed; choose one of: centered, standardized, rloo"),
+    ("algorithm.loss_agg=mean", "algorithm.loss_agg='mean'"),
+    ("algorithm.tis=tokens", "algorithm.tis='tokens'"),
+    ("algorithm.kl_estimator=k5", "algorithm.kl_estimator='k5'"),
+    ("algorithm.retire_scope=forever", "algorithm.retire_scope='forever' is not allowed; choose one of: epoch, run"),
+    ("algorithm.filter_on=acc", "algorithm.filter_on='acc' is not allowed; choose one of: reward, correct"),
+    ("learner.lr_schedule=step", "learner.lr_schedule='step' is not allowed; choose one of: constant, cosine, linear"),
+    ("learner.mixed_precision=fp16", "learner.mixed_precision='fp16'"),
+    ("learner.backend=mpi", "learner.backend='mpi' is not allowed; choose one of: auto, gloo, nccl"),
+])
+def test_enum_values_are_checked_when_composed(override, message):
+    with pytest.raises(ValueError) as err:
+        compose([override])
+    assert message in str(err.value)
+
+
+def test_learner_defaults_are_the_only_defaults():
+    # one place: the worker reads LearnerConfig fields, it has no fallbacks of its own
+    cfg = compose([])
+    assert cfg.learner.lr == 2e-4 and cfg.learner.warmup_steps == 5 and cfg.algorithm.filter_on == "reward"

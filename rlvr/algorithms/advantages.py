@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-ADVANTAGE_KINDS = ("centered", "standardized", "rloo")
+from rlvr.algorithms.config import ADVANTAGE_KINDS
 
 
 def dense_group_index(group_ids: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,11 +1,29 @@
 """Knobs of the policy-optimisation family (OlmoRL, CAMPO, GRPO, DAPO, Dr. GRPO).
 
 Presets live in conf/algorithm/*.yaml; every field here has a default, a type and a line of doc.
+The allowed values of the enum-like fields are listed once here (the tensor functions check against
+the same tuples) and `AlgorithmConfig.validate()` checks them when the config is composed.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import field
+from typing import Any, Sequence
+
+ADVANTAGE_KINDS = ("centered", "standardized", "rloo")
+LOSS_AGG_MODES = ("token", "seq_mean", "constant")
+TIS_LEVELS = ("none", "token", "sequence")
+KL_ESTIMATORS = ("k1", "k2", "k3")
+OVERLONG_MODES = ("none", "mask", "soft_penalty")
+RETIRE_SCOPES = ("epoch", "run")
+FILTER_ON = ("reward", "correct")
+PENALTY_FORMS = ("fraction", "constant")
+
+
+def check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
+    """Raise a ValueError naming `key` and the allowed values when `value` is not one of them."""
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
 
 
 @dataclasses.dataclass
@@ -43,7 +61,8 @@ class AlgorithmConfig:
     entropy_coef: float = 0.0  # entropy bonus coefficient (0: off)
     loss_agg: str = "token"  # token (OlmoRL/DAPO) | seq_mean (GRPO) | constant (Dr. GRPO)
     loss_agg_constant: float = 0.0  # Dr. GRPO denominator per sequence; 0 means the current max_tokens
-    filter_zero_std: bool = True  # drop groups whose rewards are all equal
+    filter_zero_std: bool = True  # drop groups without learning signal (judged as `filter_on` says)
+    filter_on: str = "reward"  # reward (shaped rewards all equal) | correct (DAPO/CAMPO: keep iff 0 < #correct < G)
     active_sampling: bool = False  # keep drawing prompts until the batch has its quota of groups with signal
     max_sampling_tries: int = 4  # active sampling: at most this many prompt batches per step
     overlong: str = "none"  # none | mask (truncated responses out of the loss) | soft_penalty (DAPO)
@@ -54,3 +73,11 @@ class AlgorithmConfig:
     retire_scope: str = "epoch"  # epoch (retired prompts return next epoch) | run (never sampled again)
     repetition: RepetitionConfig = field(default_factory=RepetitionConfig)
     length_stages: list[LengthStage] = field(default_factory=list)  # empty: one stage from rollout.max_tokens
+
+    def validate(self) -> None:
+        """Check the enum-like fields (a typo would otherwise fail at the first step, or never)."""
+        for key, allowed in (("advantage", ADVANTAGE_KINDS), ("loss_agg", LOSS_AGG_MODES), ("tis", TIS_LEVELS),
+                             ("kl_estimator", KL_ESTIMATORS), ("overlong", OVERLONG_MODES),
+                             ("retire_scope", RETIRE_SCOPES), ("filter_on", FILTER_ON)):
+            check_choice(f"algorithm.{key}", getattr(self, key), allowed)
+        check_choice("algorithm.repetition.form", self.repetition.form, PENALTY_FORMS)

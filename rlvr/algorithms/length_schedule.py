@@ -60,11 +60,6 @@ class LengthSchedule:
         if any(b <= a for a, b in zip(steps, steps[1:])):
             raise ValueError(f"algorithm.length_stages: until_step values must increase, got {steps}")
         self.index = 0
-        self.history: list[tuple[int, int]] = [(0, 0)]  # (step at which the stage began, stage index)
-
-    @property
-    def current(self) -> tuple[int, LengthStage]:
-        return self.index, self.stages[self.index]
 
     @property
     def max_tokens(self) -> int:
@@ -102,24 +97,6 @@ class LengthSchedule:
             if not (by_step or by_rate):
                 break
             self.index += 1
-            self.history.append((step, self.index))
             changed = True
             rate = None
         return changed
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "history": [list(h) for h in self.history],
-                "max_tokens": [s.max_tokens for s in self.stages]}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        index = int(state["index"])
-        if not 0 <= index < len(self.stages):
-            raise ValueError(f"length schedule checkpoint has stage {index}, but only {len(self.stages)} configured")
-        saved = list(state.get("max_tokens", []))
-        if saved and saved[: index + 1] != [s.max_tokens for s in self.stages[: index + 1]]:
-            raise ValueError(
-                f"length schedule checkpoint stages {saved} do not match the configured "
-                f"{[s.max_tokens for s in self.stages]} up to the current stage {index}"
-            )
-        self.index = index
-        self.history = [tuple(h) for h in state.get("history", [(0, index)])]

@@ -18,14 +18,11 @@ step is the exact step objective (token mean, sequence mean or constant divisor)
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor
 
-LOSS_AGG_MODES = ("token", "seq_mean", "constant")
-TIS_LEVELS = ("none", "token", "sequence")
-KL_ESTIMATORS = ("k1", "k2", "k3")
+from rlvr.algorithms.config import KL_ESTIMATORS, LOSS_AGG_MODES, TIS_LEVELS, AlgorithmConfig
 
 
 def _broadcast_advantages(advantages: Tensor, like: Tensor) -> Tensor:
@@ -89,8 +86,24 @@ def _segment_sum_broadcast(values: Tensor, mask: Tensor, segment_ids: Tensor | N
     return out
 
 
-def _tis(old_logp: Tensor, rollout_logp: Tensor, mask: Tensor, cap: float, level: str,
-         segment_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def tis_weights(
+    old_logp: Tensor,
+    rollout_logp: Tensor,
+    mask: Tensor,
+    cap: float,
+    level: str = "token",
+    *,
+    segment_ids: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Truncated importance-sampling weights correcting the learner/vLLM mismatch (no gradient).
+
+    token:    w_t = min(exp(old_logp_t - rollout_logp_t), cap)
+    sequence: w_t = min(exp(sum_{s in response} (old_logp_s - rollout_logp_s)), cap) for every token t of it
+    There is no lower bound (Olmo 3). Padding positions get w = 0. OlmoRL multiplies both surrogate terms by
+    w before the max, which equals multiplying the per-token loss by w because w > 0.
+
+    Returns ``(w, capped)``: ``capped`` marks the response tokens whose weight the cap cut.
+    """
     if level not in ("token", "sequence"):
         raise ValueError(f"algorithm.tis must be one of {TIS_LEVELS} (got {level!r})")
     if cap <= 0:
@@ -107,25 +120,6 @@ def _tis(old_logp: Tensor, rollout_logp: Tensor, mask: Tensor, cap: float, level
         w = torch.where(capped, torch.full_like(log_ratio, cap), torch.exp(log_ratio.clamp(max=log_cap)))
         w = torch.where(mask, w, zero)
     return w, capped
-
-
-def tis_weights(
-    old_logp: Tensor,
-    rollout_logp: Tensor,
-    mask: Tensor,
-    cap: float,
-    level: str = "token",
-    *,
-    segment_ids: Tensor | None = None,
-) -> Tensor:
-    """Truncated importance-sampling weights correcting the learner/vLLM mismatch (no gradient).
-
-    token:    w_t = min(exp(old_logp_t - rollout_logp_t), cap)
-    sequence: w_t = min(exp(sum_{s in response} (old_logp_s - rollout_logp_s)), cap) for every token t of it
-    There is no lower bound (Olmo 3). Padding positions get w = 0. OlmoRL multiplies both surrogate terms by
-    w before the max, which equals multiplying the per-token loss by w because w > 0.
-    """
-    return _tis(old_logp, rollout_logp, mask, cap, level, segment_ids)[0]
 
 
 def kl_penalty(logp: Tensor, ref_logp: Tensor, estimator: str = "k3") -> Tensor:
@@ -224,7 +218,7 @@ def policy_loss(
     rollout_logp: Tensor | None,
     advantages: Tensor,
     mask: Tensor,
-    cfg: Any,
+    cfg: AlgorithmConfig,
     *,
     eps_low: float,
     eps_high: float,
@@ -258,63 +252,78 @@ def policy_loss(
         return torch.where(mask, t.float(), zero)
 
     logp_f, old_f = clean(logp), clean(old_logp).detach()
-    loss_pg, clip_low, clip_high = clipped_surrogate(logp_f, old_f, advantages.float(), eps_low, eps_high,
-                                                     cfg.dual_clip_c)
-    adv = _broadcast_advantages(advantages.float(), logp_f)
+    loss_pg, clips = _surrogate(logp_f, old_f, advantages.float(), mask, cfg, eps_low, eps_high)
+    if cfg.tis != "none":
+        if rollout_logp is None:
+            raise ValueError(f"algorithm.tis={cfg.tis!r} needs rollout_logp (the engine's log-probs)")
+        w, tis_capped = tis_weights(old_f, clean(rollout_logp).detach(), mask, cfg.tis_cap, cfg.tis,
+                                    segment_ids=segment_ids)
+    else:
+        w, tis_capped = mask.float(), torch.zeros_like(mask)
+    pg = loss_pg * w
+    ref_f = None if ref_logp is None else clean(ref_logp).detach()
+    per_token, sums = _regularised(pg, logp_f, ref_f, entropy, mask, cfg)
+
+    constant = agg_constant if agg_constant is not None else (cfg.loss_agg_constant or None)
+    loss = aggregate(per_token, mask, cfg.loss_agg, global_tokens=global_tokens, global_seqs=global_seqs,
+                     constant=constant, segment_ids=segment_ids)
+    sums.update(clips)
+    sums.update(tis_weight=torch.where(mask, w, zero).sum(), tis_clipped=tis_capped.sum(),
+                loss=torch.where(mask, per_token.detach(), zero).sum(), pg_loss=torch.where(mask, pg.detach(), zero).sum())
+    return loss, _loss_stats(logp_f, old_f, mask, segment_ids, sums)
+
+
+def _surrogate(logp_f: Tensor, old_f: Tensor, adv_f: Tensor, mask: Tensor, cfg: AlgorithmConfig, eps_low: float,
+               eps_high: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """The clipped surrogate per token, with the counts of tokens each clip touched (low, high, dual)."""
+    loss_pg, clip_low, clip_high = clipped_surrogate(logp_f, old_f, adv_f, eps_low, eps_high, cfg.dual_clip_c)
+    adv = _broadcast_advantages(adv_f, logp_f)
     ratio = torch.exp(logp_f - old_f).detach()
     if cfg.dual_clip_c is not None:
         clip_dual = (adv < 0) & (ratio > cfg.dual_clip_c) & mask
     else:
         clip_dual = torch.zeros_like(mask)
+    return loss_pg, {"clip_low": (clip_low & mask).sum(), "clip_high": (clip_high & mask).sum(),
+                     "clip_dual": clip_dual.sum()}
 
-    if cfg.tis != "none":
-        if rollout_logp is None:
-            raise ValueError(f"algorithm.tis={cfg.tis!r} needs rollout_logp (the engine's log-probs)")
-        w, tis_capped = _tis(old_f, clean(rollout_logp).detach(), mask, cfg.tis_cap, cfg.tis, segment_ids)
-    else:
-        w, tis_capped = mask.float(), torch.zeros_like(mask)
-    pg = loss_pg * w
+
+def _regularised(pg: Tensor, logp_f: Tensor, ref_f: Tensor | None, entropy: Tensor | None, mask: Tensor,
+                 cfg: AlgorithmConfig) -> tuple[Tensor, dict[str, Tensor]]:
+    """pg + kl_coef * KL(pi || pi_ref) - entropy_coef * H per token, with the KL and entropy sums for the stats."""
+    zero = torch.zeros((), dtype=torch.float32, device=pg.device)
     per_token = pg
-
-    kl_sum = None
+    sums: dict[str, Tensor] = {}
     if cfg.kl_coef:
-        if ref_logp is None:
+        if ref_f is None:
             raise ValueError(f"algorithm.kl_coef={cfg.kl_coef} needs ref_logp from the reference policy")
-        kl = kl_penalty(logp_f, clean(ref_logp).detach(), cfg.kl_estimator)
+        kl = kl_penalty(logp_f, ref_f, cfg.kl_estimator)
         per_token = per_token + cfg.kl_coef * kl
-        kl_sum = torch.where(mask, kl.detach(), zero).sum()
-    ent_sum = None
+        sums["kl_ref"] = torch.where(mask, kl.detach(), zero).sum()
     if entropy is not None:
-        if entropy.shape != logp.shape:
-            raise ValueError(f"entropy shape {tuple(entropy.shape)} != logp shape {tuple(logp.shape)}")
-        ent_sum = torch.where(mask, entropy.detach().float(), zero).sum()
+        if entropy.shape != logp_f.shape:
+            raise ValueError(f"entropy shape {tuple(entropy.shape)} != logp shape {tuple(logp_f.shape)}")
+        sums["entropy"] = torch.where(mask, entropy.detach().float(), zero).sum()
     if cfg.entropy_coef:
         if entropy is None:
             raise ValueError(f"algorithm.entropy_coef={cfg.entropy_coef} needs the per-token entropy")
         per_token = per_token - cfg.entropy_coef * entropy.float()
+    return per_token, sums
 
-    constant = agg_constant if agg_constant is not None else (cfg.loss_agg_constant or None)
-    loss = aggregate(per_token, mask, cfg.loss_agg, global_tokens=global_tokens, global_seqs=global_seqs,
-                     constant=constant, segment_ids=segment_ids)
 
+def _loss_stats(logp_f: Tensor, old_f: Tensor, mask: Tensor, segment_ids: Tensor | None,
+                sums: dict[str, Tensor]) -> dict[str, float]:
+    """The stats as Python floats, in the documented order, with one device->host copy for all of them."""
+    zero = torch.zeros((), dtype=torch.float32, device=logp_f.device)
     if segment_ids is None:
         seqs = mask.any(-1).sum()
     else:
         seqs = torch.tensor(torch.unique(segment_ids[mask]).numel(), device=mask.device)
     approx_kl_old = torch.where(mask, kl_penalty(logp_f.detach(), old_f, "k3"), zero)
-    names = ["tokens", "seqs", "clip_low", "clip_high", "clip_dual", "tis_weight", "tis_clipped",
-             "approx_kl_old", "loss", "pg_loss"]
-    values = [
-        mask.sum(), seqs, (clip_low & mask).sum(), (clip_high & mask).sum(), clip_dual.sum(),
-        torch.where(mask, w, zero).sum(), tis_capped.sum(), approx_kl_old.sum(),
-        torch.where(mask, per_token.detach(), zero).sum(), torch.where(mask, pg.detach(), zero).sum(),
-    ]
-    if ent_sum is not None:
-        names.append("entropy")
-        values.append(ent_sum)
-    if kl_sum is not None:
-        names.append("kl_ref")
-        values.append(kl_sum)
-    # One device->host copy for all stats instead of one sync per key.
-    flat = torch.stack([v.float() for v in values]).tolist()
-    return loss, dict(zip(names, flat))
+    values = {"tokens": mask.sum(), "seqs": seqs, "clip_low": sums["clip_low"], "clip_high": sums["clip_high"],
+              "clip_dual": sums["clip_dual"], "tis_weight": sums["tis_weight"], "tis_clipped": sums["tis_clipped"],
+              "approx_kl_old": approx_kl_old.sum(), "loss": sums["loss"], "pg_loss": sums["pg_loss"]}
+    for optional in ("entropy", "kl_ref"):
+        if optional in sums:
+            values[optional] = sums[optional]
+    flat = torch.stack([v.float() for v in values.values()]).tolist()
+    return dict(zip(values, flat))

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-PENALTY_FORMS = ("fraction", "constant")
+from rlvr.algorithms.config import PENALTY_FORMS
 
 
 def _z_function(s: Sequence[int]) -> list[int]:

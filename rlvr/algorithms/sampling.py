@@ -9,15 +9,14 @@
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from rlvr.algorithms.advantages import dense_group_index
-
-RETIRE_SCOPES = ("epoch", "run")
+from rlvr.algorithms.config import RETIRE_SCOPES
 
 
 def _check_grouped(values: Tensor, group_ids: Tensor, name: str) -> None:
@@ -43,12 +42,6 @@ def zero_std_mask(rewards: Tensor, group_ids: Tensor) -> Tensor:
     return lo == hi
 
 
-def zero_std_fraction(rewards: Tensor, group_ids: Tensor) -> float:
-    """Share of groups with identical rewards (a logged health metric of the batch)."""
-    mask = zero_std_mask(rewards, group_ids)
-    return float(mask.float().mean()) if mask.numel() else 0.0
-
-
 def dynamic_sampling_keep(correct: Tensor, group_ids: Tensor, *, keep_singletons: bool = False) -> Tensor:
     """BoolTensor[num_groups]: keep iff 0 < #correct < G (DAPO/CAMPO dynamic sampling).
 
@@ -67,16 +60,6 @@ def dynamic_sampling_keep(correct: Tensor, group_ids: Tensor, *, keep_singletons
     if keep_singletons:
         keep = keep | (size == 1)
     return keep
-
-
-def expand_group_mask(group_mask: Tensor, group_ids: Tensor) -> Tensor:
-    """Per-group BoolTensor (ordered like ``torch.unique(group_ids)``) -> per-response BoolTensor[N]."""
-    inverse, unique_ids = dense_group_index(group_ids)
-    if group_mask.shape != (unique_ids.numel(),):
-        raise ValueError(
-            f"group_mask must have one entry per group ({unique_ids.numel()}), got {tuple(group_mask.shape)}"
-        )
-    return group_mask[inverse]
 
 
 def overlong_soft_penalty(lengths: Tensor, max_tokens: int, buffer: int, factor: float) -> Tensor:
@@ -149,21 +132,8 @@ class PromptRetirement:
     def is_retired(self, prompt_id: Any) -> bool:
         return prompt_id in self.retired
 
-    def filter(self, prompt_ids: Iterable[Any]) -> list[Any]:
-        """The ids that are still active, in order."""
-        return [pid for pid in prompt_ids if pid not in self.retired]
-
     def new_epoch(self) -> None:
         self.epoch += 1
         self.pass_rates.clear()
         if self.scope == "epoch":
             self.retired.clear()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "retired": sorted(self.retired, key=repr),
-                "pass_rates": dict(self.pass_rates)}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.epoch = int(state["epoch"])
-        self.retired = set(state["retired"])
-        self.pass_rates = dict(state.get("pass_rates", {}))

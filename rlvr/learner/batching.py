@@ -5,28 +5,64 @@ j+1 from tokens <= j, so a response token at index i of the full sequence sits a
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 
-from rlvr.rollout.types import Sample
+from rlvr.algorithms.sampling import mask_truncated
+from rlvr.types import Sample
+
+T = TypeVar("T")
 
 
-def balance(items: Sequence[Sample], num_workers: int) -> list[list[Sample]]:
-    """Greedy longest-first assignment so workers see similar token counts (deterministic)."""
-    order = sorted(range(len(items)), key=lambda i: (-(len(items[i].prompt_ids) + len(items[i].response_ids)), i))
-    shards: list[list[Sample]] = [[] for _ in range(num_workers)]
+def worker_micro_batches(parts: Sequence[Sequence[T]], micro_batch_size: int,
+                         build: Callable[[Sequence[T]], dict[str, Any]],
+                         filler: Callable[[list[list[dict[str, Any]]]], dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Worker w's items `parts[w]` -> its micro-batches of at most `micro_batch_size`, built by `build`.
+
+    Every worker ends with the same count: the short ones are padded with `filler(micro_batches)`, a
+    micro-batch that adds nothing to the loss, because a collective needs every worker in every
+    forward/backward. The filler is only built when some worker is short.
+    """
+    per_worker = [[build(part[k : k + micro_batch_size]) for k in range(0, len(part), micro_batch_size)]
+                  for part in parts]
+    most = max(len(m) for m in per_worker)
+    if any(len(m) < most for m in per_worker):
+        pad = filler(per_worker)
+        for mbs in per_worker:
+            mbs.extend([pad] * (most - len(mbs)))
+    return per_worker
+
+
+def _balance_indices(lengths: Sequence[int], num_workers: int) -> list[list[int]]:
+    """Greedy longest-first assignment of item indices so workers see similar token counts (deterministic)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    shards: list[list[int]] = [[] for _ in range(num_workers)]
     load = [0] * num_workers
     for i in order:
         w = min(range(num_workers), key=lambda k: (load[k], len(shards[k]), k))
-        shards[w].append(items[i])
-        load[w] += len(items[i].prompt_ids) + len(items[i].response_ids)
+        shards[w].append(i)
+        load[w] += lengths[i]
     return shards
 
 
-def policy_tensors(samples: Sequence[Sample], pad_id: int, use_mask: Sequence[bool] | None = None) -> dict[str, Any]:
-    """Right-padded tensors for the policy objective. `use_mask[i]` False keeps sample i out of the loss."""
-    lengths = [len(s.prompt_ids) + len(s.response_ids) for s in samples]
+def _length(s: Sample) -> int:
+    return len(s.prompt_ids) + len(s.response_ids)
+
+
+def balance(items: Sequence[Sample], num_workers: int) -> list[list[Sample]]:
+    """Samples split over workers, longest first onto the least-loaded worker."""
+    return [[items[i] for i in shard] for shard in _balance_indices([_length(s) for s in items], num_workers)]
+
+
+def policy_tensors(samples: Sequence[Sample], pad_id: int, advantages: Sequence[float] | None = None,
+                   drop_truncated: bool = False) -> dict[str, Any]:
+    """Right-padded tensors for the policy objective (advantages 0 when not given: log-probs only).
+
+    `drop_truncated` takes truncated responses out of the loss (algorithm.overlong=mask), after their
+    advantages were computed with the rest of their group.
+    """
+    lengths = [_length(s) for s in samples]
     width = max(lengths)
     b = len(samples)
     input_ids = torch.full((b, width), pad_id, dtype=torch.long)
@@ -39,9 +75,10 @@ def policy_tensors(samples: Sequence[Sample], pad_id: int, use_mask: Sequence[bo
         attention[i, : len(ids)] = 1
         start = len(s.prompt_ids) - 1
         end = start + len(s.response_ids)
-        if use_mask is None or use_mask[i]:
-            loss_mask[i, start:end] = True
+        loss_mask[i, start:end] = True
         rollout_logp[i, start:end] = torch.tensor(s.rollout_logprobs, dtype=torch.float32)
+    if drop_truncated:
+        loss_mask = mask_truncated(loss_mask, torch.tensor([s.truncated for s in samples], dtype=torch.bool))
     position_ids = (attention.cumsum(-1) - 1).clamp_min(0)
     return {
         "input_ids": input_ids,
@@ -49,35 +86,25 @@ def policy_tensors(samples: Sequence[Sample], pad_id: int, use_mask: Sequence[bo
         "position_ids": position_ids,
         "loss_mask": loss_mask,
         "rollout_logp": rollout_logp,
-        "advantages": torch.tensor([s.advantage for s in samples], dtype=torch.float32),
+        "advantages": torch.tensor(list(advantages) if advantages is not None else [0.0] * b, dtype=torch.float32),
         "num_tokens": int(sum(lengths)),
     }
 
 
-def policy_shards(samples: Sequence[Sample], num_workers: int, micro_batch_size: int, pad_id: int,
-                  in_loss: dict[int, bool] | None = None) -> list[list[dict[str, Any]]]:
-    """Micro-batches per worker, padded to equal counts with zero-weight copies.
-
-    `in_loss` maps id(sample) to whether its tokens count in the loss (masked truncations).
-    """
+def policy_shards(samples: Sequence[Sample], advantages: Sequence[float], num_workers: int, micro_batch_size: int,
+                  pad_id: int, drop_truncated: bool = False) -> list[list[dict[str, Any]]]:
+    """Micro-batches per worker (balanced by tokens), padded to equal counts with zero-weight copies."""
     if not samples:
         raise ValueError("policy_shards: no samples")
-    shards = balance(samples, num_workers)
-    per_worker: list[list[dict[str, Any]]] = []
-    for shard in shards:
-        mbs = []
-        for k in range(0, len(shard), micro_batch_size):
-            chunk = shard[k : k + micro_batch_size]
-            mask = None if in_loss is None else [in_loss.get(id(s), True) for s in chunk]
-            mbs.append(policy_tensors(chunk, pad_id, mask))
-        per_worker.append(mbs)
-    most = max(len(m) for m in per_worker)
-    filler = zero_weight(policy_tensors(samples[:1], pad_id))
-    for mbs in per_worker:
-        while len(mbs) < most:
-            # A collective needs every worker in every forward/backward: run one that adds nothing.
-            mbs.append(filler)
-    return per_worker
+    if len(advantages) != len(samples):
+        raise ValueError(f"policy_shards: {len(advantages)} advantages for {len(samples)} samples")
+    parts = _balance_indices([_length(s) for s in samples], num_workers)
+
+    def build(idx: Sequence[int]) -> dict[str, Any]:
+        return policy_tensors([samples[i] for i in idx], pad_id, [advantages[i] for i in idx], drop_truncated)
+
+    return worker_micro_batches(parts, micro_batch_size, build,
+                                lambda _: zero_weight(policy_tensors(samples[:1], pad_id)))
 
 
 def zero_weight(mb: dict[str, Any]) -> dict[str, Any]:

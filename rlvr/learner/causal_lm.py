@@ -1,12 +1,14 @@
-"""Causal-LM training on the same FSDP2 learner the RL loop uses (objective `causal_lm`).
+"""Causal-LM training on the same FSDP2 learner the RL loop uses (objective `causal_lm_objective`).
+
+Pretraining the base, recipe stages and SFT all train through `train_causal_lm`.
 
 Rows come pre-packed (rlvr.data.packing): position ids restart per document and a 4-D
 block-causal mask keeps documents apart. The loss is summed over label tokens and divided by
 the optimizer step's label-token count across all workers and micro-batches.
 
 Rows may also differ in length (SFT without packing: one example per row): a micro-batch pads its
-rows to its longest one with padding in a position run of its own and labels IGNORE_INDEX, so padding is
-neither attended to nor learned.
+rows to its longest one with padding in a position run of its own and labels IGNORE_INDEX, so padding
+is neither attended to nor learned.
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ import torch
 
 from rlvr.config import LearnerConfig
 from rlvr.data.packing import collate, packed_attention_mask
+from rlvr.learner.batching import worker_micro_batches
 from rlvr.learner.group import LearnerGroup
+from rlvr.learner.objectives import CausalLMStep, causal_lm_objective
 from rlvr.types import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
@@ -38,11 +42,12 @@ class CausalLMConfig:
     seed: int = 0  # data order
     dtype: str = "float32"  # dtype the learner loads the weights in
     pad_id: int = 0  # token id put in padding (never attended to nor learned)
-    learner: LearnerConfig = dataclasses.field(default_factory=LearnerConfig)  # workers, optimiser, schedule
+    # the optimiser block shared with RL: workers, lr and schedule, micro-batch size, precision
+    learner: LearnerConfig = dataclasses.field(default_factory=LearnerConfig)
 
 
 def pad_rows(rows: Sequence[dict], pad_id: int = 0) -> list[dict]:
-    """Rows of unequal length padded to the longest: input pad_id, labels ignored, positions 0.. of their own."""
+    """Rows of unequal length padded to the longest: input pad_id, labels IGNORE_INDEX, positions 0.. of their own."""
     width = max(len(r["input_ids"]) for r in rows)
     out = []
     for r in rows:
@@ -58,29 +63,19 @@ def pad_rows(rows: Sequence[dict], pad_id: int = 0) -> list[dict]:
 
 def micro_batches(rows: Sequence[dict], num_workers: int, micro_batch_size: int,
                   pad_id: int = 0) -> list[list[dict[str, Any]]]:
-    """Split a step's rows over workers (equal counts) and into micro-batches (padded when lengths differ)."""
-    per_worker = [list(rows[i::num_workers]) for i in range(num_workers)]
-    shards: list[list[dict[str, Any]]] = []
-    for part in per_worker:
-        mbs = []
-        for k in range(0, len(part), micro_batch_size):
-            batch = collate(pad_rows(part[k : k + micro_batch_size], pad_id))
-            mbs.append({
-                "input_ids": batch["input_ids"],
-                "labels": batch["labels"],
-                "position_ids": batch["position_ids"],
+    """Split a step's rows over workers (round-robin) and into micro-batches (padded when lengths differ)."""
+    def build(part: Sequence[dict]) -> dict[str, Any]:
+        batch = collate(pad_rows(part, pad_id))
+        return {"input_ids": batch["input_ids"], "labels": batch["labels"], "position_ids": batch["position_ids"],
                 "attention_mask": packed_attention_mask(batch["position_ids"]),
-                "num_tokens": int(batch["input_ids"].numel()),
-            })
-        shards.append(mbs)
-    most = max(len(m) for m in shards)
-    for mbs in shards:
-        while len(mbs) < most:
-            filler = dict(shards[0][0])
-            filler["labels"] = torch.full_like(filler["labels"], IGNORE_INDEX)
-            filler["num_tokens"] = 0
-            mbs.append(filler)
-    return shards
+                "num_tokens": int(batch["input_ids"].numel())}
+
+    def filler(shards: list[list[dict[str, Any]]]) -> dict[str, Any]:
+        first = shards[0][0]
+        return dict(first, labels=torch.full_like(first["labels"], IGNORE_INDEX), num_tokens=0)
+
+    return worker_micro_batches([list(rows[i::num_workers]) for i in range(num_workers)], micro_batch_size, build,
+                                filler)
 
 
 def label_tokens(shards: list[list[dict[str, Any]]]) -> int:
@@ -90,12 +85,13 @@ def label_tokens(shards: list[list[dict[str, Any]]]) -> int:
 def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, out_dir: str | Path,
                     on_log: Callable[[dict[str, Any]], None] | None = None, tokenizer_dir: str | None = None) -> str:
     """Train from `init_path` on packed `rows`; write the final HF checkpoint to `out_dir`. Returns its path."""
+    cfg.learner.validate()
     if len(rows) < cfg.batch_size:
         raise ValueError(f"causal LM: {len(rows)} packed rows, fewer than one batch ({cfg.batch_size})")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    learner_cfg = dict(dataclasses.asdict(cfg.learner), total_steps=cfg.steps)
-    group = LearnerGroup(init_path, learner_cfg, cfg.seed, cfg.dtype)
+    opt = cfg.learner
+    group = LearnerGroup(init_path, opt, cfg.seed, cfg.dtype, total_steps=cfg.steps)
     peak = cfg.peak_tflops or (989.0 if torch.cuda.is_available() else 0.1)
     rng = random.Random(cfg.seed)
     order: list[int] = []
@@ -110,14 +106,13 @@ def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, o
                         order = list(range(len(rows)))
                         rng.shuffle(order)
                     batch.append(rows[order.pop()])
-                shards = micro_batches(batch, cfg.learner.num_workers, cfg.learner.micro_batch_size, cfg.pad_id)
-                tokens = label_tokens(shards)
-                stats = group.train_step(shards, "causal_lm", {"global_tokens": tokens, "total_steps": cfg.steps})
+                shards = micro_batches(batch, opt.num_workers, opt.micro_batch_size, cfg.pad_id)
+                stats = group.train_step(shards, causal_lm_objective, CausalLMStep(global_tokens=label_tokens(shards)))
                 if (step + 1) % cfg.log_every == 0 or step == 0 or step + 1 == cfg.steps:
                     tps = stats["input_tokens"] / max(1e-9, stats["seconds"])
                     line = {"step": step + 1, "loss": stats["loss_sum"] / max(1, stats["label_tokens"]),
                             "lr": stats["lr"], "tokens_per_s": tps,
-                            "mfu": 6.0 * group.num_parameters * tps / (peak * 1e12 * cfg.learner.num_workers),
+                            "mfu": 6.0 * group.num_parameters * tps / (peak * 1e12 * opt.num_workers),
                             "elapsed_s": time.time() - started}
                     logf.write(json.dumps(line) + "\n")
                     logf.flush()

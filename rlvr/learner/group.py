@@ -5,31 +5,28 @@ from typing import Any
 
 import ray
 
+from rlvr.config import LearnerConfig
+from rlvr.learner.objectives import Objective
 from rlvr.learner.worker import LearnerWorker
-from rlvr.placement import bundle_strategy, gpus_available, make_placement
+from rlvr.placement import place_actors
 
 
 class LearnerGroup:
-    def __init__(self, model_path: str, cfg: dict[str, Any], seed: int, dtype: str = "float32"):
-        self.num_workers = int(cfg.get("num_workers", 1))
-        use_gpu = gpus_available() > 0
-        gpus = int(cfg.get("gpus_per_worker", 1)) if use_gpu else 0
-        cpus = float(cfg.get("cpus_per_worker", 1.0))
-        self.placement = make_placement(self.num_workers, cpus, gpus, name=f"learner-{id(self)}")
-        actor_cls = ray.remote(LearnerWorker)
-        self.workers = [
-            actor_cls.options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(self.placement, i)).remote(
-                i, self.num_workers, cfg, seed
-            )
-            for i in range(self.num_workers)
-        ]
+    def __init__(self, model_path: str, cfg: LearnerConfig, seed: int, dtype: str = "float32", *,
+                 total_steps: int, load_reference: bool = False):
+        """`total_steps`: optimizer steps the lr schedule spans; `load_reference`: a frozen reference policy
+        on every worker (only for a KL term)."""
+        self.num_workers = cfg.num_workers
+        self.placement, self.workers = place_actors(
+            LearnerWorker, cfg.num_workers, cfg.cpus_per_worker, cfg.gpus_per_worker, f"learner-{id(self)}",
+            lambda i: (i, cfg.num_workers, cfg, seed, total_steps, load_reference))
         master_addr, master_port = ray.get(self.workers[0].address.remote())
         sizes = ray.get([w.setup.remote(master_addr, master_port, model_path, dtype) for w in self.workers])
         self.num_parameters = int(sizes[0])
-        self.model_path = model_path
 
-    def train_step(self, shards: list[list[dict[str, Any]]], objective: str, ctx: dict[str, Any]) -> dict[str, float]:
-        """One optimizer step; shards[i] are worker i's micro-batches (equal counts)."""
+    def train_step(self, shards: list[list[dict[str, Any]]], objective: Objective, ctx: Any) -> dict[str, float]:
+        """One optimizer step of `objective` (the function itself); shards[i] are worker i's micro-batches
+        (equal counts); `ctx` is the objective's frozen step settings (PolicyStep, CausalLMStep)."""
         if len(shards) != self.num_workers:
             raise ValueError(f"{len(shards)} shards for {self.num_workers} workers")
         counts = {len(s) for s in shards}

@@ -1,31 +1,44 @@
-"""Objectives the learner workers can apply to a micro-batch, by name.
+"""The objectives a learner worker applies to a micro-batch, and the per-step settings each one takes.
 
-An objective is `fn(model, micro_batch, ctx) -> (loss, stats)` where `loss` is this
-micro-batch's share of the optimizer step's loss (so the shares add up to the whole) and
-`stats` are sums the caller adds over micro-batches and workers.
+An objective is a module-level function `fn(model, micro_batch, step) -> (loss, stats)` passed to
+`LearnerGroup.train_step` as itself (Ray pickles it by reference). `loss` is this micro-batch's share
+of the optimizer step's loss (so the shares add up to the whole) and `stats` are sums the caller adds
+over micro-batches and workers. `step` is a frozen dataclass: `PolicyStep` or `CausalLMStep`.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import torch
 
-Objective = Callable[[torch.nn.Module, dict[str, Any], dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
-_OBJECTIVES: dict[str, Objective] = {}
+from rlvr.algorithms.config import AlgorithmConfig
+from rlvr.algorithms.losses import entropy_from_logits, policy_loss
+from rlvr.types import IGNORE_INDEX
 
 
-def register(name: str) -> Callable[[Objective], Objective]:
-    def wrap(fn: Objective) -> Objective:
-        _OBJECTIVES[name] = fn
-        return fn
+@dataclasses.dataclass(frozen=True)
+class PolicyStep:
+    """What every worker needs for one RL optimizer step: the algorithm, this step's clip bounds and the
+    step's global token and sequence counts (so each micro-batch's share normalises exactly)."""
 
-    return wrap
+    algorithm: AlgorithmConfig
+    eps_low: float  # from the length schedule's current stage
+    eps_high: float
+    global_tokens: int  # response tokens in the loss, all workers and micro-batches
+    global_seqs: int  # responses with at least one token in the loss
+    agg_constant: float  # Dr. GRPO divisor per sequence (loss_agg=constant)
+    temperature: float  # the rollout temperature: learner log-probs are taken at the same one
 
 
-def get(name: str) -> Objective:
-    if name not in _OBJECTIVES:
-        raise KeyError(f"unknown learner objective {name!r}; known: {sorted(_OBJECTIVES)}")
-    return _OBJECTIVES[name]
+@dataclasses.dataclass(frozen=True)
+class CausalLMStep:
+    """One causal-LM optimizer step: the label-token count over all workers and micro-batches."""
+
+    global_tokens: int
+
+
+Objective = Callable[[torch.nn.Module, dict[str, Any], Any], tuple[torch.Tensor, dict[str, float]]]
 
 
 def _forward_logits(model: torch.nn.Module, mb: dict[str, Any]) -> torch.Tensor:
@@ -35,32 +48,27 @@ def _forward_logits(model: torch.nn.Module, mb: dict[str, Any]) -> torch.Tensor:
     return model(**kwargs, use_cache=False).logits
 
 
-def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
+def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     logits = logits.float()
-    if temperature != 1.0:
-        logits = logits / temperature
+    return logits / temperature if temperature != 1.0 else logits
+
+
+def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    # gather - logsumexp instead of a full log_softmax: one [B, L, V] float tensor, not two.
     return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
 def token_logprobs(model: torch.nn.Module, mb: dict[str, Any], temperature: float = 1.0) -> torch.Tensor:
     """log p(token_{j+1} | tokens_{<=j}) for every position j: shape [B, L-1]."""
-    logits = _forward_logits(model, mb)[:, :-1]
-    return _gather_logprobs(logits, mb["input_ids"][:, 1:], temperature)
+    logits = _scaled(_forward_logits(model, mb)[:, :-1], temperature)
+    return _gather_logprobs(logits, mb["input_ids"][:, 1:])
 
 
-@register("policy")
-def policy_objective(model: torch.nn.Module, mb: dict[str, Any], ctx: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+def policy_objective(model: torch.nn.Module, mb: dict[str, Any], step: PolicyStep) -> tuple[torch.Tensor, dict[str, float]]:
     """The RL policy loss (rlvr.algorithms.losses.policy_loss) on response tokens."""
-    from rlvr.algorithms.losses import entropy_from_logits, policy_loss
-
-    cfg = ctx["algorithm"]
-    temperature = float(ctx.get("temperature", 1.0))
-    logits = _forward_logits(model, mb)[:, :-1].float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    # gather - logsumexp instead of a full log_softmax: one [B, L, V] float tensor, not two.
-    targets = mb["input_ids"][:, 1:].unsqueeze(-1)
-    logp = logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    cfg = step.algorithm
+    logits = _scaled(_forward_logits(model, mb)[:, :-1], step.temperature)
+    logp = _gather_logprobs(logits, mb["input_ids"][:, 1:])
     if cfg.entropy_coef > 0:
         entropy = entropy_from_logits(logits, chunk_size=1024)
     else:
@@ -71,26 +79,26 @@ def policy_objective(model: torch.nn.Module, mb: dict[str, Any], ctx: dict[str, 
         old_logp = logp.detach()
     loss, stats = policy_loss(
         logp, old_logp, mb["rollout_logp"], mb["advantages"], mb["loss_mask"], cfg,
-        eps_low=ctx["eps_low"], eps_high=ctx["eps_high"],
-        global_tokens=ctx["global_tokens"], global_seqs=ctx["global_seqs"], agg_constant=ctx["agg_constant"],
+        eps_low=step.eps_low, eps_high=step.eps_high,
+        global_tokens=step.global_tokens, global_seqs=step.global_seqs, agg_constant=step.agg_constant,
         ref_logp=mb.get("ref_logp"), entropy=entropy,
     )
     return loss, {k: float(v) for k, v in stats.items()}
 
 
-@register("causal_lm")
-def causal_lm_objective(model: torch.nn.Module, mb: dict[str, Any], ctx: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+def causal_lm_objective(model: torch.nn.Module, mb: dict[str, Any],
+                        step: CausalLMStep) -> tuple[torch.Tensor, dict[str, float]]:
     """Next-token cross-entropy summed over label tokens / the step's global label-token count.
 
-    `labels` are aligned with `input_ids` (the Hugging Face convention) with -100 where no loss is
+    `labels` are aligned with `input_ids` (the Hugging Face convention) with IGNORE_INDEX where no loss is
     taken: padding, a document's first token after a packing boundary, prompt tokens in SFT.
     """
     logits = _forward_logits(model, mb)[:, :-1].float()
     labels = mb["labels"][:, 1:]
-    valid = labels != -100
+    valid = labels != IGNORE_INDEX
     nll = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), labels.clamp_min(0).reshape(-1), reduction="none"
     ).view_as(labels)
     nll = nll * valid
-    loss = nll.sum() / float(ctx["global_tokens"])
+    loss = nll.sum() / float(step.global_tokens)
     return loss, {"loss_sum": float(nll.sum().detach()), "label_tokens": float(valid.sum())}

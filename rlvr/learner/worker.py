@@ -15,7 +15,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from rlvr.learner import objectives
+from rlvr.config import LR_SCHEDULES, LearnerConfig
+from rlvr.learner.objectives import Objective, token_logprobs
 
 
 def free_port() -> int:
@@ -35,20 +36,24 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
         return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
     if schedule == "linear":
         return max(0.0, 1.0 - progress)
-    raise ValueError(f"learner.lr_schedule: unknown schedule {schedule!r} (constant, cosine, linear)")
+    raise ValueError(f"learner.lr_schedule: unknown schedule {schedule!r} ({', '.join(LR_SCHEDULES)})")
 
 
 class LearnerWorker:
-    def __init__(self, rank: int, world_size: int, cfg: dict[str, Any], seed: int):
+    def __init__(self, rank: int, world_size: int, cfg: LearnerConfig, seed: int, total_steps: int,
+                 load_reference: bool = False):
+        """`total_steps`: optimizer steps the lr schedule spans; `load_reference`: keep a frozen copy of the
+        starting policy for a KL term."""
         self.rank = rank
         self.world_size = world_size
         self.cfg = cfg
         self.seed = seed
+        self.total_steps = total_steps
+        self.load_reference = load_reference
         self.device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
         if self.device.type == "cpu":
-            torch.set_num_threads(int(cfg.get("threads_per_worker", 1)))
+            torch.set_num_threads(cfg.threads_per_worker)
         self.step_count = 0
-        self.total_steps = int(cfg.get("total_steps", 0))
 
     def address(self) -> tuple[str, int]:
         return socket.gethostbyname(socket.gethostname()), free_port()
@@ -59,7 +64,7 @@ class LearnerWorker:
 
         os.environ["MASTER_ADDR"] = master_addr
         os.environ["MASTER_PORT"] = str(master_port)
-        backend = self.cfg.get("backend", "auto")
+        backend = self.cfg.backend
         if backend == "auto":
             backend = "nccl" if self.device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend, rank=self.rank, world_size=self.world_size)
@@ -67,7 +72,7 @@ class LearnerWorker:
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype), attn_implementation="sdpa")
         model.to(self.device)
         mp = None
-        if self.device.type == "cuda" and self.cfg.get("mixed_precision", "bf16") == "bf16":
+        if self.device.type == "cuda" and self.cfg.mixed_precision == "bf16":
             mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
         kwargs = {"mp_policy": mp} if mp is not None else {}
         for layer in model.model.layers:
@@ -75,7 +80,7 @@ class LearnerWorker:
         fully_shard(model, **kwargs)
         self.model = model
         self.ref_model = None
-        if self.cfg.get("load_reference", False):
+        if self.load_reference:
             # Only when a KL term is on: a frozen copy of the starting policy, sharded the same way.
             ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype), attn_implementation="sdpa")
             ref.to(self.device).eval().requires_grad_(False)
@@ -83,10 +88,8 @@ class LearnerWorker:
                 fully_shard(layer, **kwargs)
             fully_shard(ref, **kwargs)
             self.ref_model = ref
-        betas = tuple(self.cfg.get("betas", [0.9, 0.999]))
-        self.peak_lr = float(self.cfg.get("lr", 1e-3))
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.peak_lr, betas=betas,
-                                           weight_decay=float(self.cfg.get("weight_decay", 0.0)))
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, betas=tuple(self.cfg.betas),
+                                           weight_decay=self.cfg.weight_decay)
         self.model_path = model_path
         return sum(p.numel() for p in model.parameters())
 
@@ -94,34 +97,32 @@ class LearnerWorker:
     def _to_device(self, mb: dict[str, Any]) -> dict[str, Any]:
         return {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in mb.items()}
 
-    def train_step(self, micro_batches: list[dict[str, Any]], objective: str, ctx: dict[str, Any]) -> dict[str, float]:
+    def train_step(self, micro_batches: list[dict[str, Any]], objective: Objective, step: Any) -> dict[str, float]:
         """One optimizer step over this worker's micro-batches; returns summed stats.
 
-        `ctx` carries what every worker needs to normalise exactly (the step's global token and
-        sequence counts) plus the objective's settings. Each micro-batch loss is this worker's
-        share of the global loss; it is multiplied by world_size because FSDP averages gradients
-        over workers, and the global loss is their sum, not their mean.
+        `step` (PolicyStep or CausalLMStep) carries what every worker needs to normalise exactly (the
+        step's global token and sequence counts) plus the objective's settings. Each micro-batch loss is
+        this worker's share of the global loss; it is multiplied by world_size because FSDP averages
+        gradients over workers, and the global loss is their sum, not their mean.
         """
-        fn = objectives.get(objective)
         started = time.time()
         self.model.train()
-        lr = self.peak_lr * lr_factor(self.step_count, int(self.cfg.get("warmup_steps", 0)),
-                                      int(ctx.get("total_steps", self.total_steps)), self.cfg.get("lr_schedule", "constant"))
+        lr = self.cfg.lr * lr_factor(self.step_count, self.cfg.warmup_steps, self.total_steps, self.cfg.lr_schedule)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         totals: dict[str, float] = {}
         tokens = 0
         for mb in micro_batches:
             mb = self._to_device(mb)
-            if self.ref_model is not None:
+            if self.ref_model is not None:  # only RL with a KL term loads one
                 with torch.no_grad():
-                    mb["ref_logp"] = objectives.token_logprobs(self.ref_model, mb, float(ctx.get("temperature", 1.0)))
-            loss, stats = fn(self.model, mb, ctx)
+                    mb["ref_logp"] = token_logprobs(self.ref_model, mb, step.temperature)
+            loss, stats = objective(self.model, mb, step)
             (loss * self.world_size).backward()
             tokens += int(mb.get("num_tokens", mb["input_ids"].numel()))
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0.0) + float(v)
-        clip = float(self.cfg.get("grad_clip", 0.0))
+        clip = self.cfg.grad_clip
         if clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             totals["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
@@ -140,7 +141,7 @@ class LearnerWorker:
         out = []
         for mb in micro_batches:
             mb = self._to_device(mb)
-            out.append(objectives.token_logprobs(self.model, mb, temperature).float().cpu())
+            out.append(token_logprobs(self.model, mb, temperature).float().cpu())
         return out
 
     # ---------------------------------------------------------------- weights

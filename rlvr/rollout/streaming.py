@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import queue as _queue
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from rlvr.rollout.types import Group
+from rlvr.types import Group
 
 
 def admissible(step: int, version: int, async_steps: int) -> bool:
@@ -40,18 +40,17 @@ class GroupStream:
                 if check is not None:
                     check()
 
-    def groups_for(self, step: int, expected: int, on_group: Callable[[Group], None] | None = None,
-                   check: Callable[[], None] | None = None) -> list[Group]:
-        """Block until `expected` groups drawn for `step` have arrived (minus the stale ones).
+    def arrivals(self, step: int, expected: int, check: Callable[[], None] | None = None) -> Iterator[Group]:
+        """Yield the admissible groups drawn for `step` in arrival order until `expected` have arrived.
 
-        `on_group` runs on each admissible group as soon as it arrives (scoring overlaps the
-        wait for the rest). Returns the admissible groups in arrival order.
+        Groups buffered earlier for `step` come first; stale ones are counted and dropped. A generator, so
+        the trainer scores each group while the engines are still sampling the rest.
         """
-        got: list[Group] = []
         seen = 0
         for g in self.buffer.pop(step, []):
             seen += 1
-            self._admit(g, step, got, on_group)
+            if self._admit(g, step):
+                yield g
         deadline = time.time() + self.timeout_s
         while seen < expected:
             g = self._pull(deadline, check)
@@ -59,13 +58,11 @@ class GroupStream:
                 self.buffer.setdefault(g.step, []).append(g)
                 continue
             seen += 1
-            self._admit(g, step, got, on_group)
-        return got
+            if self._admit(g, step):
+                yield g
 
-    def _admit(self, g: Group, step: int, got: list[Group], on_group: Callable[[Group], None] | None) -> None:
+    def _admit(self, g: Group, step: int) -> bool:
         if not admissible(step, g.version, self.async_steps):
             self.stale_dropped += 1
-            return
-        if on_group is not None:
-            on_group(g)
-        got.append(g)
+            return False
+        return True

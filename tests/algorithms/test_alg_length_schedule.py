@@ -15,16 +15,15 @@ def three_stages():
 
 def test_step_trigger_then_rate_trigger_then_last_stage_stays():
     sched = LengthSchedule(three_stages(), 256, 0.2, 0.272)
-    assert sched.current[0] == 0 and sched.max_tokens == 48
+    assert sched.index == 0 and sched.max_tokens == 48
     assert sched.update(1, 0.9) is False  # stage 0 has no rate trigger
     assert sched.update(2, None) is False
     assert sched.update(3, 0.0) is True
-    assert (sched.current[0], sched.max_tokens, sched.eps_high) == (1, 64, 0.3)
+    assert (sched.index, sched.max_tokens, sched.eps_high) == (1, 64, 0.3)
     assert sched.update(4, 0.49) is False
     assert sched.update(5, 0.5) is True
-    assert (sched.current[0], sched.max_tokens, sched.eps_low, sched.eps_high) == (2, 96, 0.1, 0.35)
-    assert sched.update(100, 1.0) is False and sched.current[0] == 2
-    assert sched.history == [(0, 0), (3, 1), (5, 2)]
+    assert (sched.index, sched.max_tokens, sched.eps_low, sched.eps_high) == (2, 96, 0.1, 0.35)
+    assert sched.update(100, 1.0) is False and sched.index == 2
 
 
 def test_step_triggers_can_skip_stages_but_rate_moves_one():
@@ -39,21 +38,8 @@ def test_step_triggers_can_skip_stages_but_rate_moves_one():
 
 def test_defaults_make_one_stage():
     sched = LengthSchedule([], 512, 0.2, 0.272)
-    assert sched.current == (0, LengthStage(max_tokens=512, eps_low=0.2, eps_high=0.272))
+    assert (sched.index, sched.stages[0]) == (0, LengthStage(max_tokens=512, eps_low=0.2, eps_high=0.272))
     assert sched.update(10_000, 1.0) is False
-
-
-def test_state_dict_round_trip():
-    sched = LengthSchedule(three_stages(), 256, 0.2, 0.272)
-    sched.update(3)
-    fresh = LengthSchedule(three_stages(), 256, 0.2, 0.272)
-    fresh.load_state_dict(sched.state_dict())
-    assert fresh.current[0] == 1 and fresh.max_tokens == 64 and fresh.history == sched.history
-    other = LengthSchedule([LengthStage(max_tokens=10), LengthStage(max_tokens=20)], 0, 0.2, 0.2)
-    with pytest.raises(ValueError, match="do not match"):
-        other.load_state_dict(sched.state_dict())
-    with pytest.raises(ValueError, match="stage 5"):
-        fresh.load_state_dict({"index": 5})
 
 
 def test_accepts_omegaconf_stages_and_validates():

@@ -63,20 +63,21 @@ def test_tis_token_cap_and_no_gradient():
     old = torch.tensor([[LOG(3.0), LOG(0.5), 0.0, 7.0]], requires_grad=True)
     rollout = torch.zeros(1, 4)
     mask = torch.tensor([[True, True, True, False]])
-    w = tis_weights(old, rollout, mask, cap=2.0)
+    w, capped = tis_weights(old, rollout, mask, cap=2.0)
     # exp(log 3) = 3 -> capped at 2; exp(log 0.5) = 0.5 (no lower bound); 1; padding -> 0.
     torch.testing.assert_close(w, torch.tensor([[2.0, 0.5, 1.0, 0.0]]))
     assert not w.requires_grad
+    assert capped.tolist() == [[True, False, False, False]]
 
 
 def test_tis_sequence_level():
     # row 0: log-ratios log 1.2 + log 1.5 = log 1.8 -> 1.8 on both tokens; row 1: log 2 + log 3 = log 6 -> cap 2.
     old = torch.tensor([[LOG(1.2), LOG(1.5), 5.0], [LOG(2.0), LOG(3.0), 0.0]])
     mask = torch.tensor([[True, True, False], [True, True, True]])
-    w = tis_weights(old, torch.zeros(2, 3), mask, cap=2.0, level="sequence")
+    w, _ = tis_weights(old, torch.zeros(2, 3), mask, cap=2.0, level="sequence")
     torch.testing.assert_close(w, torch.tensor([[1.8, 1.8, 0.0], [2.0, 2.0, 2.0]]))
     # Packed: both responses in one row, told apart by segment ids.
-    packed = tis_weights(torch.tensor([[LOG(1.2), LOG(1.5), LOG(2.0), LOG(3.0)]]), torch.zeros(1, 4),
+    packed, _ = tis_weights(torch.tensor([[LOG(1.2), LOG(1.5), LOG(2.0), LOG(3.0)]]), torch.zeros(1, 4),
                          torch.ones(1, 4, dtype=torch.bool), cap=2.0, level="sequence",
                          segment_ids=torch.tensor([[0, 0, 1, 1]]))
     torch.testing.assert_close(packed, torch.tensor([[1.8, 1.8, 2.0, 2.0]]))

@@ -4,11 +4,17 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from rlvr.algorithms.advantages import ADVANTAGE_KINDS, compute_advantages
-from rlvr.algorithms.config import AlgorithmConfig
+from rlvr.algorithms.advantages import compute_advantages
+from rlvr.algorithms.config import (
+    ADVANTAGE_KINDS,
+    KL_ESTIMATORS,
+    LOSS_AGG_MODES,
+    PENALTY_FORMS,
+    TIS_LEVELS,
+    AlgorithmConfig,
+)
 from rlvr.algorithms.length_schedule import LengthSchedule
-from rlvr.algorithms.losses import KL_ESTIMATORS, LOSS_AGG_MODES, TIS_LEVELS
-from rlvr.algorithms.repetition import PENALTY_FORMS, repetition_penalty
+from rlvr.algorithms.repetition import repetition_penalty
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "algorithm"
 PRESETS = sorted(p.stem for p in CONF.glob("*.yaml"))
@@ -32,6 +38,7 @@ def test_preset_loads_and_values_are_valid(name):
     assert cfg.overlong in ("none", "mask", "soft_penalty") and cfg.repetition.form in PENALTY_FORMS
     sched = LengthSchedule(cfg.length_stages, 128, cfg.eps_low, cfg.eps_high)
     assert sched.max_tokens > 0
+    cfg.validate()
 
 
 def test_recipe_values():
@@ -46,6 +53,9 @@ def test_recipe_values():
     assert (grpo.loss_agg, grpo.kl_coef, grpo.kl_estimator, grpo.eps_high) == ("seq_mean", 0.04, "k3", 0.2)
     dapo = load("dapo")
     assert dapo.overlong == "soft_penalty" and dapo.active_sampling and dapo.eps_high == 0.28
+    # the documented dynamic-sampling rule 0 < #correct < G; OlmoRL keeps filtering on the reward
+    assert (dapo.filter_on, campo.filter_on, load("campo_released").filter_on, olmo.filter_on) == (
+        "correct", "correct", "correct", "reward")
     dr = load("dr_grpo")
     assert (dr.advantage, dr.loss_agg) == ("centered", "constant")
 
@@ -59,3 +69,19 @@ def test_campo_released_reproduces_reference_advantages():
     adv = compute_advantages(rewards, torch.zeros(3, dtype=torch.long), cfg.advantage,
                              std_eps=cfg.std_eps, std_unbiased=cfg.std_unbiased)
     torch.testing.assert_close(adv, torch.tensor([1.1508, -0.4932, -0.6576]), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("key, bad", [("advantage", "centred"), ("loss_agg", "tokens"), ("tis", "seq"),
+                                      ("kl_estimator", "k4"), ("overlong", "soft"), ("retire_scope", "forever"),
+                                      ("filter_on", "acc")])
+def test_validate_names_the_key_and_the_allowed_values(key, bad):
+    cfg = AlgorithmConfig(**{key: bad})
+    with pytest.raises(ValueError, match=rf"algorithm\.{key}='{bad}' is not allowed; choose one of: "):
+        cfg.validate()
+
+
+def test_validate_checks_the_repetition_form():
+    cfg = load("campo")
+    cfg.repetition.form = "linear"
+    with pytest.raises(ValueError, match="algorithm.repetition.form='linear'.*fraction, constant"):
+        cfg.validate()

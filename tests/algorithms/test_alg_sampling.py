@@ -4,22 +4,17 @@ import torch
 from rlvr.algorithms.sampling import (
     PromptRetirement,
     dynamic_sampling_keep,
-    expand_group_mask,
     mask_truncated,
     overlong_soft_penalty,
-    zero_std_fraction,
     zero_std_mask,
 )
 
 
-def test_zero_std_mask_and_fraction():
+def test_zero_std_mask():
     # groups (sorted ids): 3 -> [1, 1] constant, 5 -> [0, 1] signal, 8 -> [0.5, 0.5, 0.5] constant, 9 -> [2] one
     rewards = torch.tensor([0.0, 1.0, 1.0, 0.5, 1.0, 0.5, 0.5, 2.0])
     groups = torch.tensor([5, 3, 5, 8, 3, 8, 8, 9])
     assert zero_std_mask(rewards, groups).tolist() == [True, False, True, True]
-    assert zero_std_fraction(rewards, groups) == pytest.approx(0.75)
-    per_sample = expand_group_mask(~zero_std_mask(rewards, groups), groups)
-    assert per_sample.tolist() == [True, False, True, False, False, False, False, False]
 
 
 def test_dynamic_sampling_rule():
@@ -53,7 +48,6 @@ def test_prompt_retirement_epoch_and_run_scopes():
     ret = PromptRetirement(threshold=0.9)
     assert ret.retire(["a", "b", "c"], [1.0, 0.5, 0.9]) == ["a", "c"]
     assert ret.is_retired("a") and not ret.is_retired("b")
-    assert ret.filter(["a", "b", "c", "d"]) == ["b", "d"]
     assert ret.retire(["a"], [1.0]) == []  # already retired
     ret.new_epoch()
     assert not ret.is_retired("a") and ret.pass_rates == {} and ret.epoch == 1
@@ -61,10 +55,7 @@ def test_prompt_retirement_epoch_and_run_scopes():
     forever = PromptRetirement(threshold=1.0, scope="run")
     forever.retire([7, 8], [1.0, 0.99])
     forever.new_epoch()
-    assert forever.is_retired(7) and not forever.is_retired(8)
-    clone = PromptRetirement(threshold=1.0, scope="run")
-    clone.load_state_dict(forever.state_dict())
-    assert clone.is_retired(7) and clone.epoch == 1
+    assert forever.is_retired(7) and not forever.is_retired(8) and forever.epoch == 1
     with pytest.raises(ValueError, match="retire_pass_rate"):
         PromptRetirement(threshold=0.0)
     with pytest.raises(ValueError, match="prompt 'x'"):

@@ -126,7 +126,7 @@ def test_build_rows_summary_counts_label_tokens(think_tokenizer):
 
 
 def test_the_causal_lm_objective_ignores_masked_labels(think_tokenizer):
-    from rlvr.learner.objectives import causal_lm_objective
+    from rlvr.learner.objectives import CausalLMStep, causal_lm_objective
     from rlvr.models.tiny import init_model, tiny_qwen2_config
 
     model = init_model(tiny_qwen2_config(len(think_tokenizer), hidden_size=64, num_layers=1, num_heads=1,
@@ -135,7 +135,7 @@ def test_the_causal_lm_objective_ignores_masked_labels(think_tokenizer):
     ids = torch.tensor([ex["input_ids"]])
     labels = torch.tensor([ex["labels"]])
     n_label = int((labels[:, 1:] != IGNORE_INDEX).sum())
-    loss, stats = causal_lm_objective(model, {"input_ids": ids, "labels": labels}, {"global_tokens": n_label})
+    loss, stats = causal_lm_objective(model, {"input_ids": ids, "labels": labels}, CausalLMStep(global_tokens=n_label))
     assert stats["label_tokens"] == n_label
     logits = model(input_ids=ids).logits[0, :-1]
     targets = labels[0, 1:]

@@ -3,13 +3,13 @@ import queue
 import pytest
 
 from rlvr.rollout.streaming import GroupStream, admissible
-from rlvr.rollout.types import Group, GroupRequest
+from rlvr.types import Group, GroupRequest
 
 
 def _group(step: int, version: int, pid: str = "p") -> Group:
     req = GroupRequest(prompt_id=pid, prompt="q", prompt_ids=[1], ground_truth="1", verifier="math", step=step,
-                       n=1, max_tokens=4, seed=0)
-    return Group(request=req, samples=[], version=version, engine=0)
+                       n=1, max_tokens=4)
+    return Group(request=req, samples=[], version=version)
 
 
 def test_admissible_bound():
@@ -27,19 +27,17 @@ def test_stream_drops_stale_and_buffers_later_steps():
     q.put(_group(step=2, version=0, pid="stale"))  # 2 - 0 > 1: dropped
     q.put(_group(step=3, version=2, pid="later"))  # another step: buffered
     q.put(_group(step=2, version=1, pid="ok"))
-    seen = []
-    got = stream.groups_for(2, expected=2, on_group=lambda g: seen.append(g.request.prompt_id))
-    assert [g.request.prompt_id for g in got] == ["ok"]
-    assert seen == ["ok"]  # the callback only sees admissible groups
+    got = list(stream.arrivals(2, expected=2))
+    assert [g.request.prompt_id for g in got] == ["ok"]  # only admissible groups are handed out
     assert stream.stale_dropped == 1
-    later = stream.groups_for(3, expected=1)
+    later = list(stream.arrivals(3, expected=1))
     assert [g.request.prompt_id for g in later] == ["later"]
 
 
 def test_stream_times_out_with_clear_error():
     stream = GroupStream(queue.Queue(), async_steps=1, timeout_s=0.3)
     with pytest.raises(TimeoutError, match="no prompt group arrived"):
-        stream.groups_for(0, expected=1)
+        list(stream.arrivals(0, expected=1))
 
 
 def test_a_dead_producer_ends_the_wait():
@@ -48,4 +46,4 @@ def test_a_dead_producer_ends_the_wait():
 
     stream = GroupStream(queue.Queue(), async_steps=1, timeout_s=30, poll_s=0.05)
     with pytest.raises(RuntimeError, match="engine 0 died"):
-        stream.groups_for(0, expected=1, check=check)
+        list(stream.arrivals(0, expected=1, check=check))

@@ -8,6 +8,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 def stack(tmp_path_factory):
     import ray
 
+    from rlvr.config import LearnerConfig, RolloutConfig
     from rlvr.learner.group import LearnerGroup
     from rlvr.placement import init_ray
     from rlvr.rollout.engines import EnginePool
@@ -15,8 +16,9 @@ def stack(tmp_path_factory):
 
     path = make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
     init_ray(needed_cpus=4)
-    engines = EnginePool(path, {"num_engines": 1, "kv_cache_gb": 1, "max_model_len": 128}, seed=0)
-    learner = LearnerGroup(path, {"num_workers": 2, "lr": 2e-2, "grad_clip": 0.0}, seed=0)
+    engines = EnginePool(path, RolloutConfig(num_engines=1, kv_cache_gb=1, max_model_len=128), seed=0)
+    learner = LearnerGroup(path, LearnerConfig(num_workers=2, lr=2e-2, grad_clip=0.0, warmup_steps=0), seed=0,
+                           total_steps=2)
     yield path, engines, learner
     learner.shutdown()
     engines.shutdown()
@@ -27,12 +29,12 @@ def _samples(engines, path):
     from ray.util.queue import Queue
     from transformers import AutoTokenizer
 
-    from rlvr.rollout.types import GroupRequest
+    from rlvr.types import GroupRequest
 
     tok = AutoTokenizer.from_pretrained(path)
     q = Queue()
     reqs = [GroupRequest(prompt_id=str(i), prompt=p, prompt_ids=tok(p)["input_ids"], ground_truth="1", verifier="math",
-                         step=0, n=3, max_tokens=12, seed=i) for i, p in enumerate(["Question: 3 + 4", "Ava has 2"])]
+                         step=0, n=3, max_tokens=12) for i, p in enumerate(["Question: 3 + 4", "Ava has 2"])]
     import ray
 
     stats = ray.get(engines.dispatch(reqs, [], q))
@@ -63,32 +65,35 @@ def test_groups_stream_with_logprobs(stack):
     assert stats[0]["tokens"] == sum(len(s.response_ids) for g in groups for s in g.samples)
 
 
+VERSION = [0]  # policy versions pushed to the engines by these tests
+
+
 def _train_and_probe(stack, sync: bool):
     import ray
 
     from rlvr.algorithms.config import AlgorithmConfig
     from rlvr.learner.batching import count_loss_tokens, policy_shards
+    from rlvr.learner.objectives import PolicyStep, policy_objective
     from rlvr.trainer import Trainer
 
     path, engines, learner = stack
     groups, _ = _samples(engines, path)
     samples = [s for g in groups for s in g.samples]
-    for i, s in enumerate(samples):
-        s.advantage = 1.0 if i % 2 else -1.0
-    shards = policy_shards(samples, 2, 4, pad_id=0)
+    advantages = [1.0 if i % 2 else -1.0 for i in range(len(samples))]
+    shards = policy_shards(samples, advantages, 2, 4, pad_id=0)
     tokens, seqs = count_loss_tokens(shards)
-    ctx = {"algorithm": AlgorithmConfig(), "eps_low": 0.2, "eps_high": 0.272, "global_tokens": tokens,
-           "global_seqs": seqs, "agg_constant": 12.0, "temperature": 1.0}
-    stats = learner.train_step(shards, "policy", ctx)
+    ctx = PolicyStep(algorithm=AlgorithmConfig(), eps_low=0.2, eps_high=0.272, global_tokens=tokens,
+                     global_seqs=seqs, agg_constant=12.0, temperature=1.0)
+    stats = learner.train_step(shards, policy_objective, ctx)
     assert stats["tokens"] == tokens
-    engines.version += 1
+    VERSION[0] += 1
     if sync:
-        ray.get(engines.update_weights(learner.state_dict_ref(), engines.version))
+        ray.get(engines.update_weights(learner.state_dict_ref(), VERSION[0]))
     probe = samples[:4]
     fake = Trainer.__new__(Trainer)  # only the probe helpers, no full trainer
     fake.learner, fake.pad_id = learner, 0
     learner_lps = fake._learner_probe(probe)
-    engine_lps = engines.score([(list(s.prompt_ids) + list(s.response_ids), len(s.prompt_ids)) for s in probe])
+    engine_lps = ray.get(engines.score([(list(s.prompt_ids) + list(s.response_ids), len(s.prompt_ids)) for s in probe]))
     return Trainer._gap(engine_lps, learner_lps)
 
 
