@@ -2,8 +2,8 @@
 
     python bench/verifier_throughput.py [--items 1000] [--code-items 200] [--workers 2]
 
-Math items are GSM8K-style responses built from the real GSM8K train solutions
-(../shared/data/gsm8k/train.jsonl): the reference reasoning ending in one of several answer
+Math items are GSM8K-style responses built from the real GSM8K test solutions shipped in
+datasets/public/gsm8k/test.jsonl (1,319 rows): the reference reasoning ending in one of several answer
 formats ("#### N", "\\boxed{N}", "Answer: N" after <think>, a closing sentence), 30% of them
 with a wrong final number. Each math row also reports accuracy against those known labels.
 Code items are 200 small stdin/stdout programs, 25% of them wrong, scored through
@@ -22,7 +22,7 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-DATA = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+DATA = REPO / "datasets" / "public" / "gsm8k" / "test.jsonl"
 
 
 def build_math_items(n: int, seed: int = 0) -> list[tuple[str, str, bool]]:
