@@ -37,6 +37,12 @@ class Scalar:
     percent: bool = False
     degree: bool = False
     number: NumLit | None = None
+    round_to: int | None = None  # gold only: decimals the problem asks for ("to the nearest tenth": 1)
+
+    @property
+    def equation(self) -> str | None:
+        """"y = 2x+1" as an equation, for comparison with an unnamed one ("2x - y + 1 = 0")."""
+        return f"{self.name}={self.latex}" if self.name else None
 
     def describe(self) -> str:
         prefix = f"{self.name}=" if self.name else ""
@@ -154,7 +160,21 @@ def _prepare(text: str) -> str:
     s = re.sub(r"\*\*|__", "", s)
     s = remove_thousands_separators(s)
     s = strip_trailing_punctuation(s)
+    # "(p,q)=(3,2)": the labels name the tuple's members; the value is the tuple.
+    s = _LABELLED_TUPLE.sub("", s)
+    s = re.sub(r"([)\]])\s*or\s*([(\[])", r"\1 or \2", s)  # "(11,7)or(7,11)"
+    s = _bare_brace_set(s.strip())
     return s.strip()
+
+
+_LABELLED_TUPLE = re.compile(r"^\s*\(\s*" + r"[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?" + r"(?:\s*,\s*[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)+\s*\)\s*=\s*(?=[(\[])")
+
+
+def _bare_brace_set(s: str) -> str:
+    """"{-2021, 2021}": plain braces around a list are a set (LaTeX would write "\\{..\\}")."""
+    if s.startswith("{") and match_brace(s, 0) == len(s) - 1 and len(_split_top(s[1:-1], (",", ";"))) > 1:
+        return "\\{" + s[1:-1] + "\\}"
+    return s
 
 
 def _unbox(s: str) -> str:
@@ -217,6 +237,12 @@ def parse_answer(text: str, expect_choice: bool = False, _depth: int = 0) -> Ans
         if left == "(" and right == ")" and items:
             return parse_answer(items[0], _depth=_depth + 1)
 
+    groups = [p for p in _split_top(s, (";",)) if p.strip()]
+    if len(groups) > 1 and all(len(_split_top(g, (",",))) > 1 for g in groups):
+        # "p=5, q=2; p=7, q=2": each ";" part is one solution, a tuple of its members.
+        return Compound("list", tuple(
+            Compound("tuple", tuple(parse_answer(p, _depth=_depth + 2) for p in _split_top(g, (",",)) if p.strip()),
+                     "(", ")") for g in groups))
     items = [p for p in _split_top(s, (",", ";")) if p.strip()]
     disjunction = False
     expanded: list[str] = []
@@ -235,6 +261,7 @@ def parse_answer(text: str, expect_choice: bool = False, _depth: int = 0) -> Ans
     return _scalar(text, s)
 
 
+_ARG = r"(?:\([A-Za-z]\))?"  # "0 < f(x) < 1" bounds a function's value as "0 < y < 1" does
 _LESS = r"(<|\\le(?![a-z]))"
 _MORE = r"(>|\\ge(?![a-z]))"
 
@@ -243,19 +270,36 @@ def _inequality_interval(s: str) -> str | None:
     """"1 < x \\le 2" -> "(1, 2]"; "x \\ge 3" -> "[3, \\infty)"; "x < 0" -> "(-\\infty, 0)"."""
     if "," in s or "=" in s.replace("\\le", "").replace("\\ge", ""):
         return None
-    m = re.fullmatch(r"(.+?)\s*" + _LESS + r"\s*" + _NAME + r"\s*" + _LESS + r"\s*(.+)", s)
+    m = re.fullmatch(r"(.+?)\s*" + _LESS + r"\s*" + _NAME + _ARG + r"\s*" + _LESS + r"\s*(.+)", s)
     if m:
         return ("(" if m.group(2) == "<" else "[") + f"{m.group(1)}, {m.group(4)}" + (")" if m.group(3) == "<" else "]")
-    m = re.fullmatch(r"(.+?)\s*" + _MORE + r"\s*" + _NAME + r"\s*" + _MORE + r"\s*(.+)", s)
+    m = re.fullmatch(r"(.+?)\s*" + _MORE + r"\s*" + _NAME + _ARG + r"\s*" + _MORE + r"\s*(.+)", s)
     if m:
         return ("(" if m.group(3) == ">" else "[") + f"{m.group(4)}, {m.group(1)}" + (")" if m.group(2) == ">" else "]")
-    m = re.fullmatch(_NAME + r"\s*(<|>|\\le(?![a-z])|\\ge(?![a-z]))\s*(.+)", s)
+    m = re.fullmatch(_NAME + _ARG + r"\s*" + _ONE_OP + r"\s*(.+)", s)
     if m:
-        op, bound = m.group(1), m.group(2)
-        if op in ("<", "\\le"):
-            return f"(-\\infty, {bound}" + (")" if op == "<" else "]")
-        return ("(" if op == ">" else "[") + f"{bound}, \\infty)"
+        return _one_sided(m.group(1), m.group(2))
+    m = re.fullmatch(r"-\s*" + _NAME + r"\s*" + _ONE_OP + r"\s*(.+)", s)
+    if m:  # "-x > -1" is "x < 1"
+        return _one_sided(_FLIP[m.group(1)], f"-({m.group(2)})")
+    m = re.fullmatch(r"(.+?)\s*" + _ONE_OP + r"\s*" + _NAME + _ARG, s)
+    if m and not re.search(_ONE_OP, m.group(1)):
+        # "5 \\le x" is "x \\ge 5"
+        return _one_sided(_FLIP[m.group(2)], m.group(1))
     return None
+
+
+_FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le"}
+
+
+_ONE_OP = r"(<|>|\\le(?![a-z])|\\ge(?![a-z]))"
+
+
+def _one_sided(op: str, bound: str) -> str:
+    """The interval of "x OP bound"."""
+    if op in ("<", "\\le"):
+        return f"(-\\infty, {bound}" + (")" if op == "<" else "]")
+    return ("(" if op == ">" else "[") + f"{bound}, \\infty)"
 
 
 def _expand_plus_minus(s: str) -> list[str] | None:
@@ -279,7 +323,7 @@ def _scalar(raw: str, s: str) -> Scalar:
     if named and named.group(2) == "=":
         name = re.sub(r"\s+", "", named.group(1))
         # "x = 2 + 1 = 3": the last member is the value.
-        s = named.group(3).rsplit("=", 1)[-1] if named.group(3).count("=") else named.group(3)
+        s = _split_top(named.group(3), ("=",))[-1]  # top level only: not the "=" of \sum_{k=0}
     s = s.strip()
     s, percent = take_percent(s)
     s, degree = take_degree(s)

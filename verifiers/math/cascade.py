@@ -8,6 +8,7 @@ a hang, on any thread.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import threading
@@ -28,7 +29,7 @@ from verifiers.math.answer import (
     parse_choice,
 )
 from verifiers.math.compare import answers_equal, string_stage_eq
-from verifiers.math.extract import boxed_contents, extract_answers
+from verifiers.math.extract import Extraction, extract_answers, final_boxes
 from verifiers.math.isolate import Helper, HelperFailure, HelperTimeout
 from verifiers.math.normalize import strip_delimiters, unwrap_commands
 
@@ -62,9 +63,9 @@ def gold_strings(ground_truth: Any) -> list[str]:
     text = ground_truth.strip()
     if not text:
         raise ValueError("ground_truth is empty")
-    boxes = boxed_contents(text)
+    boxes = list(dict.fromkeys(final_boxes(text, loose=True)[0]))
     if boxes:
-        return [boxes[-1]]
+        return [", ".join(boxes)]  # several boxes close together in a gold are the parts of one answer
     if "####" in text:
         return [text.rsplit("####", 1)[1].strip()]
     return [text]
@@ -76,8 +77,45 @@ def is_choice_gold(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8192)
-def _parse_gold(text: str) -> Answer:
-    return parse_answer(text, expect_choice=is_choice_gold(text))
+def _parse_gold(text: str, round_to: int | None = None) -> Answer:
+    return _with_round_to(parse_answer(text, expect_choice=is_choice_gold(text)), round_to)
+
+
+def _with_round_to(answer: Answer, round_to: int | None) -> Answer:
+    if round_to is None:
+        return answer
+    if isinstance(answer, Scalar):
+        return dataclasses.replace(answer, round_to=round_to)
+    if isinstance(answer, Compound):
+        return dataclasses.replace(answer, items=tuple(_with_round_to(i, round_to) for i in answer.items))
+    return answer
+
+
+_PLACES = {"whole number": 0, "integer": 0, "unit": 0, "one": 0, "tenth": 1, "hundredth": 2, "cent": 2,
+           "penny": 2, "thousandth": 3, "ten thousandth": 4}
+_WORD_DIGITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_NEAREST = re.compile(r"(?i)nearest\s+(whole number|integer|ten[- ]thousandth|thousandth|hundredth|tenth|cent|penny)")
+_PLACES_RE = re.compile(r"(?i)(\d|one|two|three|four|five|six)\s+decimal\s+(?:places?|digits?)")
+
+
+def requested_decimals(prompt: str | None, metadata: dict[str, Any] | None) -> int | None:
+    """Decimals the problem asks for: ``metadata["round_to"]`` or the prompt's wording
+    ("to the nearest hundredth" -> 2, "round to 3 decimal places" -> 3); None when it asks for none."""
+    if metadata and metadata.get("round_to") is not None:
+        value = metadata["round_to"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"metadata round_to must be a non-negative integer, got {value!r}")
+        return value
+    if not prompt:
+        return None
+    m = _NEAREST.search(prompt)
+    if m:
+        return _PLACES[m.group(1).lower().replace("-", " ")]
+    m = _PLACES_RE.search(prompt)
+    if m:
+        word = m.group(1).lower()
+        return int(word) if word.isdigit() else _WORD_DIGITS[word]
+    return None
 
 
 def prompt_options(prompt: str | None) -> dict[str, str]:
@@ -140,7 +178,11 @@ class MathVerifier(TextVerifier):
     def score(self, response: str, ground_truth: Any, prompt: str | None,
               metadata: dict[str, Any] | None) -> VerifierResult:
         try:
-            golds = [_parse_gold(g) for g in gold_strings(ground_truth)]
+            round_to = requested_decimals(prompt, metadata)
+        except ValueError as exc:
+            return VerifierResult.failure(f"bad metadata: {exc}")
+        try:
+            golds = [_parse_gold(g, round_to) for g in gold_strings(ground_truth)]
         except (TypeError, ValueError) as exc:
             return VerifierResult.failure(f"bad ground_truth: {exc}")
         details: dict[str, Any] = {"gold": " | ".join(g.describe() for g in golds)}
@@ -155,7 +197,7 @@ class MathVerifier(TextVerifier):
         if too_long > MAX_ANSWER_CHARS:
             details["extracted"] = found.answers[-1][:200] + "..."
             return _decided(False, "extract", details, f"answer too long ({too_long} characters)")
-        preds = flatten_distinct([parse_answer(a, expect_choice=expect_choice) for a in found.answers])
+        preds = flatten_distinct([parse_answer(a, expect_choice=expect_choice) for a in _parts(found, golds)])
         details["extracted"] = " | ".join(p.describe() for p in preds)
         if expect_choice:
             if len(preds) > 1:
@@ -248,6 +290,15 @@ def _decided(correct: bool, stage: str, details: dict[str, Any], reason: str) ->
 def _several_values(pred: Answer) -> bool:
     """A list or set of values ("12 or 13", "12, 13") offered for a one-value gold."""
     return isinstance(pred, Compound) and pred.kind in ("list", "set") and len(pred.items) > 1
+
+
+def _parts(found: Extraction, golds: list[Answer]) -> list[str]:
+    """The final boxes, with the boxes just before them when the gold has more parts than the
+    final group ("\\boxed{(3,3)} for part (a) and \\boxed{(1,1)}" for a two-part gold)."""
+    want = max((item_count(g) for g in golds if is_multi(g)), default=0)
+    if len(found.answers) >= want or len(found.answers) + len(found.earlier) < want:
+        return found.answers
+    return found.earlier[len(found.earlier) - (want - len(found.answers)):] + found.answers
 
 
 def _combine(preds: list[Answer], golds: list[Answer]) -> Answer | None:

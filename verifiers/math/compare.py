@@ -22,7 +22,6 @@ from verifiers.math.normalize import NumLit
 
 ScalarEq = Callable[[Scalar, Scalar], Optional[bool]]
 
-MIN_SIG_FOR_APPROX = 3  # a decimal may stand for an exact gold (1/3, 2\pi) with >= 3 significant digits
 
 
 def _and(results: list[Optional[bool]]) -> Optional[bool]:
@@ -58,7 +57,18 @@ def _names(c: Compound) -> list[str | None]:
     return [i.name if isinstance(i, Scalar) else None for i in c.items]
 
 
+def _distinct(c: Compound) -> Compound:
+    """A set or list written with a repeated member ("(3,17), (17,3), (3,17)") is that set once."""
+    if c.kind == "tuple":
+        return c
+    seen: dict[str, Answer] = {}
+    for item in c.items:
+        seen.setdefault(item.key, item)
+    return c if len(seen) == len(c.items) else Compound(c.kind, tuple(seen.values()), c.open, c.close, c.disjunction)
+
+
 def _compounds_equal(gold: Compound, pred: Compound, scalar_eq: ScalarEq) -> Optional[bool]:
+    gold, pred = _distinct(gold), _distinct(pred)
     if len(gold.items) != len(pred.items):
         return False
     gnames, pnames = _names(gold), _names(pred)
@@ -118,15 +128,17 @@ def _variants(value: Fraction, tol: Fraction, lit_percent: bool, other_percent: 
 
 
 def close_enough(gold_value: Fraction, gold_lit: NumLit | None, pred_value: Fraction,
-                 pred_lit: NumLit | None, gold_tol: Fraction | None = None) -> bool:
+                 pred_lit: NumLit | None, gold_tol: Fraction | None = None,
+                 round_to: int | None = None) -> bool:
     """The precision policy for two numbers.
 
     * a decimal or scientific gold states its precision: the prediction must lie within half a
       unit of its last digit (gold 0.0004 rejects 0.0005; gold 3.14 accepts 3.1416; 4.5e33
       accepts 4.52e33);
-    * an exact gold (integer, fraction, symbolic) needs an exact prediction, or a decimal with
-      at least three significant digits that is the gold correctly rounded (1/3 ~ 0.333,
-      2\\pi ~ 6.283 and 6.28; but 1000 does not accept 1000.004 nor 27 accept 27.4).
+    * an exact gold (integer, fraction, radical, \\pi, e) needs an exact prediction (1/2 = 0.5),
+      or a decimal rounded to the precision the problem asks for (``round_to`` decimals, from
+      "to the nearest hundredth" in the prompt): 0.67 is 2/3 only when hundredths were asked
+      for; 1.414 is never \\sqrt2 by itself, 6.28 never 2\\pi, 1000.004 never 1000.
     """
     diff = abs(gold_value - pred_value)
     tol = gold_tol if gold_tol is not None else (gold_lit.tol if gold_lit is not None else Fraction(0))
@@ -135,8 +147,9 @@ def close_enough(gold_value: Fraction, gold_lit: NumLit | None, pred_value: Frac
     scale = max(abs(gold_value), Fraction(1))
     if diff <= scale * Fraction(1, 10**12):
         return True
-    if pred_lit is not None and pred_lit.kind in ("decimal", "sci") and pred_lit.sig >= MIN_SIG_FOR_APPROX:
-        return diff <= pred_lit.tol * (1 + Fraction(1, 10**9))
+    if round_to is not None and pred_lit is not None and pred_lit.kind in ("int", "decimal") \
+            and pred_lit.decimals >= round_to:
+        return diff <= Fraction(1, 2 * 10**round_to) * (1 + Fraction(1, 10**9))
     return False
 
 
@@ -147,7 +160,7 @@ def numbers_match(gold: Scalar, pred: Scalar) -> bool:
     for gv, gt in _variants(g.value, g.tol, gold.percent, pred.percent):
         for pv, _ in _variants(p.value, p.tol, pred.percent, gold.percent):
             pred_lit = p if pv == p.value else None
-            if close_enough(gv, g, pv, pred_lit, gold_tol=gt):
+            if close_enough(gv, g, pv, pred_lit, gold_tol=gt, round_to=gold.round_to):
                 return True
     return False
 

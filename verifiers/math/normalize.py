@@ -104,9 +104,14 @@ def clean_latex(s: str) -> str:
     s = s.replace("\n", " ").replace("\u2212", "-").replace("\u00d7", "\\times ").replace("\u22c5", "\\cdot ")
     s = s.replace("\u03c0", "\\pi ").replace("\u221e", "\\infty ").replace("\u00b1", "\\pm ")
     s = s.replace("\u2264", "\\le ").replace("\u2265", "\\ge ").replace("\u00b7", "\\cdot ")
+    if "\\begin" not in s:
+        # "\\frac" (a JSON-escaped backslash left doubled) is "\frac"; a matrix's "\\" row break stays.
+        s = re.sub(r"\\\\(?=[A-Za-z()\[\]{}])", r"\\", s)
     s = re.sub(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)\b", " ", s)
     s = re.sub(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|biggl|biggr)(?![A-Za-z])\s*", "", s)
-    s = re.sub(r"\\[!,;:> ]", " ", s)
+    # "11,\! 111,\! 100": a thousands separator with a negative thin space.
+    s = re.sub(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))", ",", s)
+    s = re.sub(r"(?<!\\)\\[!,;:> ]", " ", s)  # not the "\\\\ " (two backslashes) of a matrix row break
     s = re.sub(r"\\q?quad\b", " ", s)
     s = s.replace("~", " ")
     s = re.sub(r"\\[dtc]frac\b", r"\\frac", s)
@@ -117,10 +122,30 @@ def clean_latex(s: str) -> str:
     s = re.sub(r"\\(?:le|leq|leqslant)\b", r"\\le", s)
     s = re.sub(r"\\(?:ge|geq|geqslant)\b", r"\\ge", s)
     s = re.sub(r"\\(?:neq|ne)\b", r"\\ne", s)
+    # ASCII and named relations: "x >= 5" is "x \\ge 5", "x != 3" is "x \\ne 3", "\\lt" is "<".
+    s = s.replace(">=", "\\ge ").replace("<=", "\\le ").replace("!=", "\\ne ")
+    s = re.sub(r"\\lt\b", "<", s)
+    s = re.sub(r"\\gt\b", ">", s)
+    s = _canonical_matrix(s)
     s = re.sub(r"(?<![A-Za-z\\])pi(?![A-Za-z])", r"\\pi", s)
     s = s.replace("{,}", ",")
     s = re.sub(r"\s+", " ", s)
     return s.strip()
+
+
+def _canonical_matrix(s: str) -> str:
+    """bmatrix, pmatrix and a bracketed array are one matrix: all become pmatrix.
+
+    Runs after \\left/\\right are removed, so "\\left[\\begin{array}{cc}..\\end{array}\\right]" is
+    "[\\begin{array}{cc}..\\end{array}]" here. A row separator before \\end is dropped.
+    """
+    if "\\begin" not in s:
+        return s
+    s = re.sub(r"[\[(]\s*\\begin\{array\}\s*\{[lcr|\s]*\}(.*?)\\end\{array\}\s*[\])]",
+               r"\\begin{pmatrix}\1\\end{pmatrix}", s, flags=re.S)
+    s = re.sub(r"\\(begin|end)\{[bB]?matrix\}", r"\\\1{pmatrix}", s)
+    s = re.sub(r"\(\s*(\\begin\{pmatrix\}.*?\\end\{pmatrix\})\s*\)", r"\1", s, flags=re.S)
+    return re.sub(r"(?:\\\\\s*)+\\end\{pmatrix\}", r"\\end{pmatrix}", s)
 
 
 def remove_thousands_separators(s: str) -> str:
@@ -130,7 +155,8 @@ def remove_thousands_separators(s: str) -> str:
 
     # A comma group counts only when not followed by more digits or a decimal point
     # inside the same token, and not preceded by a decimal part (0.123,456 is a list).
-    s = re.sub(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])", join, s)
+    # "(12,102)" is a pair, not twelve thousand: a lone group between brackets is left alone.
+    s = re.sub(r"(?<![\d.(\[])\d{1,3}(?:,\d{3})+(?![\d])|(?<=[(\[])\d{1,3}(?:,\d{3})+(?![\d)\]])", join, s)
     s = re.sub(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,]|\.\d)", join, s)
     return s
 
@@ -178,7 +204,8 @@ def strip_units(s: str) -> str:
     s = re.sub(r"^\s*(?:\\\$|US\$|\$|USD\s)\s*", "", s)
     s = re.sub(r"\\\$", "", s)
     for _ in range(4):
-        m = re.search(r"\s*\\(?:" + "|".join(_TEXT_COMMANDS) + r")\s*\{([^{}]*)\}\s*$", s)
+        # "10\\text{ m}^2": a unit may carry an exponent.
+        m = re.search(r"\s*\\(?:" + "|".join(_TEXT_COMMANDS) + r")\s*\{([^{}]*)\}\s*(?:\^\s*\{?\s*-?\d\s*\}?)?\s*$", s)
         if m is None or m.start() == 0:
             break
         inner = m.group(1).strip()

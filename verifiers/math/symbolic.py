@@ -86,14 +86,28 @@ def _readings(gold: Scalar, pred: Scalar) -> Optional[bool] | tuple[list[Any], l
     g, p = mv_parse(gold.latex), mv_parse(pred.latex)
     if g is None or p is None:
         return None
+    import sympy
+
+    # "y = -x/2 + 3/4" against the equation "2x + 4y - 3 = 0": read the named side as an equation.
+    if isinstance(g, sympy.Equality) and not isinstance(p, sympy.Equality) and pred.equation:
+        p = mv_parse(pred.equation) if isinstance(mv_parse(pred.equation), sympy.Equality) else p
+    elif isinstance(p, sympy.Equality) and not isinstance(g, sympy.Equality) and gold.equation:
+        g = mv_parse(gold.equation) if isinstance(mv_parse(gold.equation), sympy.Equality) else g
     if not _comparable(gold, pred, g, p):
         return False
     return _degree_variants(gold, pred, g, p)
 
 
+_DECIMAL = re.compile(r"\d\.\d")
+
+
 def math_verify_eq(gold: Scalar, pred: Scalar) -> Optional[bool]:
     from math_verify import verify
 
+    if _DECIMAL.search(pred.latex) and not _DECIMAL.search(gold.latex):
+        # math-verify rounds both sides (0.333333 = 1/3): a decimal for an exact gold is
+        # judged by the sympy stage under the precision policy instead.
+        return None
     readings = _readings(gold, pred)
     if not isinstance(readings, tuple):
         return readings
@@ -136,7 +150,7 @@ def _numbers_equal(g: Any, p: Any, gold: Scalar, pred: Scalar, gold_scale: int, 
         gold_lit = gold.number if gold_scale == 1 else None
         gold_tol = gold.number.tol / gold_scale if gold.number is not None else None
         pred_lit = pred.number if pred_scale == 1 else None
-        return close_enough(gr, gold_lit, pr, pred_lit, gold_tol=gold_tol)
+        return close_enough(gr, gold_lit, pr, pred_lit, gold_tol=gold_tol, round_to=gold.round_to)
     return bool(sympy.simplify(g - p) == 0)
 
 
@@ -158,8 +172,7 @@ def _symbolic_equal(g: Any, p: Any, gold: Scalar, pred: Scalar, gold_scale: int,
     import sympy
 
     if isinstance(g, sympy.Equality) and isinstance(p, sympy.Equality):
-        dg, dp = g.lhs - g.rhs, p.lhs - p.rhs
-        return bool(sympy.simplify(dg - dp) == 0 or sympy.simplify(dg + dp) == 0)
+        return _same_equation(g.lhs - g.rhs, p.lhs - p.rhs)
     if isinstance(g, sympy.Equality) != isinstance(p, sympy.Equality):
         return False
     if isinstance(g, (sympy.Set, sympy.MatrixBase)) or isinstance(p, (sympy.Set, sympy.MatrixBase)):
@@ -175,6 +188,19 @@ def _symbolic_equal(g: Any, p: Any, gold: Scalar, pred: Scalar, gold_scale: int,
     if diff == 0:
         return True
     return bool(g.equals(p))
+
+
+def _same_equation(dg: Any, dp: Any) -> bool:
+    """"lhs - rhs" of two equations differ by a nonzero constant factor: the same solution set
+    (2x + 4y - 3 = 0 and y = -x/2 + 3/4; x^2/4 + y^2/3 = 1 and x^2/16 + y^2/12 = 1/4)."""
+    import sympy
+
+    if sympy.simplify(dg - dp) == 0 or sympy.simplify(dg + dp) == 0:
+        return True
+    if dp == 0 or dg == 0:
+        return False
+    ratio = sympy.simplify(dg / dp)
+    return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
 
 
 def compare(stage: str, gold: Answer, pred: Answer) -> Optional[bool]:
