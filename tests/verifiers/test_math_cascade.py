@@ -31,8 +31,10 @@ CASES = {
                 ("\\boxed{\\frac{1}{2}}", "50\\%", 1), ("\\boxed{50\\%}", "0.5", 1), ("\\boxed{50\\%}", "50", 1),
                 ("\\boxed{50}", "0.5", 0), ("\\boxed{0.5}", "50", 0), ("\\boxed{5\\%}", "50\\%", 0)],
     "constants": [("\\boxed{2\\pi}", "2\\pi", 1), ("\\boxed{2π}", "2\\pi", 1), ("\\boxed{\\pi \\cdot 2}", "2\\pi", 1),
-                  ("\\boxed{6.28}", "2\\pi", 1), ("\\boxed{6.283}", "2\\pi", 1), ("\\boxed{6.3}", "2\\pi", 0),
-                  ("\\boxed{e^2}", "e^{2}", 1), ("\\boxed{2.718}", "e", 1), ("\\boxed{3\\pi}", "2\\pi", 0)],
+                  # An exact gold needs an exact answer (issue 10 changed 6.28, 6.283 and 2.718 from 1 to 0;
+                  # test_exact_gold_accepts_a_decimal_only_to_the_precision_asked covers the asked-for case).
+                  ("\\boxed{6.28}", "2\\pi", 0), ("\\boxed{6.283}", "2\\pi", 0), ("\\boxed{6.3}", "2\\pi", 0),
+                  ("\\boxed{e^2}", "e^{2}", 1), ("\\boxed{2.718}", "e", 0), ("\\boxed{3\\pi}", "2\\pi", 0)],
     "thousands_and_spaces": [("\\boxed{1,000}", "1000", 1), ("\\boxed{1{,}000}", "1000", 1),
                              ("\\boxed{1\\,000\\,000}", "1000000", 1), ("\\boxed{1 000 000}", "1000000", 1),
                              ("#### 12,345", "12345", 1), ("\\boxed{1,001}", "1000", 0)],
@@ -96,7 +98,7 @@ def test_equivalence_policy(math_v, response, gold, want):
         ("\\boxed{1000.004}", "1000", 0),
         ("\\boxed{27.0}", "27", 1),
         ("\\boxed{27.4}", "27", 0),
-        ("\\boxed{0.333}", "\\frac{1}{3}", 1),
+        ("\\boxed{0.333}", "\\frac{1}{3}", 0),  # was 1: an exact gold needs an exact answer (issue 10)
         ("\\boxed{0.33}", "\\frac{1}{3}", 0),
     ],
 )
@@ -160,8 +162,8 @@ def test_details_name_extracted_answer_and_deciding_stage(math_v):
     assert string.details["stage"] == "string"
     symbolic = score(math_v, "\\boxed{\\sqrt{8}}", "2\\sqrt{2}")
     assert symbolic.details["stage"] in ("math_verify", "sympy")
-    approx = score(math_v, "\\boxed{6.283}", "2\\pi")
-    assert approx.details["stage"] == "sympy"
+    approx = score(math_v, "\\boxed{6.283}", "2\\pi", prompt="Give the length to the nearest thousandth.")
+    assert approx.reward == 1 and approx.details["stage"] == "sympy"
     none = score(math_v, "I do not know.", "3")
     assert none.details["stage"] == "extract" and none.details["reason"] == "no final answer found"
 
@@ -224,3 +226,120 @@ def test_adversarial_answers_score_zero_quickly(math_v, response, gold, reason):
     assert result.reward == 0
     if reason is not None:
         assert result.details["reason"] == reason
+
+
+# Issue 10: answers plain math-verify accepted and the cascade missed (each row failed before the fix).
+ISSUE10_EQUIVALENT = {
+    "relations": [("\\boxed{x \\geq 5}", "x >= 5"), ("\\boxed{x >= 5}", "x \\geq 5"), ("\\boxed{5 \\leq x}", "x \\geq 5"),
+                  ("\\boxed{5 \\geq x}", "x \\leq 5"), ("\\boxed{x != 3}", "x \\neq 3"), ("\\boxed{x \\neq 3}", "x != 3"),
+                  ("We find that $x \\lt 3$.", "x < 3"), ("\\boxed{-x > -1}", "x < 1")],
+    "matrices": [("\\boxed{\\begin{bmatrix}1 & 0 \\\\ 0 & 1\\end{bmatrix}}", "\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}"),
+                 ("\\boxed{\\left[\\begin{array}{cc}1 & 2 \\\\ 3 & 4\\end{array}\\right]}",
+                  "\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}"),
+                 ("The identity is $\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$.",
+                  "\\begin{bmatrix}1 & 0 \\\\ 0 & 1\\end{bmatrix}")],
+    "labelled_tuples_and_sets": [("\\boxed{(3,2)}", "(p,q)=(3,2)"), ("\\boxed{(p, q) = (3, 2)}", "(3,2)"),
+                                 ("\\boxed{(7,11),\\ (11,7)}", "(11,7) or (7,11)"),
+                                 ("\\boxed{(7,11)} or \\boxed{(11,7)}", "(11,7)or(7,11)"),
+                                 ("\\boxed{1}, \\boxed{2}, \\boxed{3}", "\\{1,2,3\\}"),
+                                 ("\\boxed{1} and \\boxed{2} and \\boxed{3}", "{1,2,3}"),
+                                 ("\\boxed{\\{-2021, 2021\\}}", "\\pm 2021"), ("\\boxed{{-2021, 2021}}", "\\pm 2021"),
+                                 ("\\boxed{(5,2),(7,2)}", "p=5,q=2;p=7,q=2"),
+                                 ("\\boxed{(3,17),(17,3),(3,17)}", "(3,17),(17,3)")],
+    "thousands_separators": [("\\boxed{11,\\! 111,\\! 111,\\! 100}", "11111111100"), ("$\\boxed{32,\\! 349}$", "32349")],
+    "line_equations": [("\\boxed{y=-\\frac{1}{2}x+\\frac{3}{4}}", "2x+4y-3=0"), ("\\boxed{-34x-45y+20z-100=0}", "34x+45y-20z+100=0"),
+                       ("\\boxed{x^2/16 + y^2/12 = 1/4}", "x^2/4 + y^2/3 = 1"), ("\\boxed{y = 2x + 1}", "2x - y + 1 = 0")],
+    "units_with_exponents": [("\\boxed{10\\text{ m}^2}", "10"), ("\\boxed{10 \\text{ cm}^{3}}", "10"),
+                             ("\\boxed{10\\,\\mathrm{m}^2}", "10")],
+}
+ISSUE10_DIFFERENT = {
+    "relations": [("\\boxed{x \\geq 6}", "x >= 5"), ("\\boxed{5 \\geq x}", "x \\geq 5"), ("\\boxed{x != 4}", "x \\neq 3")],
+    "matrices": [("\\boxed{\\begin{bmatrix}1 & 0 \\\\ 0 & 2\\end{bmatrix}}", "\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}")],
+    "labelled_tuples_and_sets": [("\\boxed{(2,3)}", "(p,q)=(3,2)"), ("\\boxed{(7,11)}", "(11,7) or (7,11)"),
+                                 ("\\boxed{\\{-2021, 2020\\}}", "\\pm 2021"), ("\\boxed{(5,2),(2,7)}", "p=5,q=2;p=7,q=2")],
+    "thousands_separators": [("\\boxed{11,\\! 111,\\! 111,\\! 101}", "11111111100")],
+    "line_equations": [("\\boxed{y=-\\frac{1}{2}x+\\frac{1}{4}}", "2x+4y-3=0"), ("\\boxed{x^2/16 + y^2/12 = 1}", "x^2/4 + y^2/3 = 1")],
+    "units_with_exponents": [("\\boxed{11\\text{ m}^2}", "10")],
+}
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [pytest.param(r, g, id=f"{topic}-{i}") for topic, rows in ISSUE10_EQUIVALENT.items() for i, (r, g) in enumerate(rows)],
+)
+def test_issue10_forms_plain_math_verify_accepts(math_v, response, gold):
+    result = score(math_v, response, gold)
+    assert result.reward == 1, result.details
+    assert result.error is None
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [pytest.param(r, g, id=f"{topic}-{i}") for topic, rows in ISSUE10_DIFFERENT.items() for i, (r, g) in enumerate(rows)],
+)
+def test_issue10_forms_still_reject_a_different_answer(math_v, response, gold):
+    assert score(math_v, response, gold).reward == 0
+
+
+@pytest.mark.parametrize(
+    "response, gold, want",
+    [
+        ("At first I get \\boxed{17}; checking again, the count is \\boxed{19}.", "19", 1),
+        ("At first I get \\boxed{17}; checking again, the count is \\boxed{19}.", "17", 0),
+        ("So \\boxed{12}. Wait, I dropped a term: the total is \\boxed{13}.", "13", 1),
+        ("The box $\\boxed{\\phantom{2}}$ in the question stands for 7, so \\boxed{7}.", "7", 1),
+        ("So \\boxed{7}, which fills the blank $\\boxed{\\phantom{2}}$ of the question.", "7", 1),
+        ("\\boxed{7} fills \\boxed{} and \\boxed{?} and \\boxed{\\underline{\\hspace{1cm}}}.", "7", 1),
+        ("The interest is \\boxed{255}. In total $10,200 + $255 = $10,455.\nFinal Answer: The final answer is $10,455$.",
+         "10455", 1),
+    ],
+)
+def test_self_correction_scores_the_last_final_answer(math_v, response, gold, want):
+    assert score(math_v, response, gold).reward == want
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [("\\boxed{17} or \\boxed{19}", "19"), ("It is \\boxed{17}, \\boxed{19}", "17"), ("$\\boxed{17}$ or $\\boxed{19}$", "19")],
+)
+def test_alternatives_offered_together_are_a_hedge(math_v, response, gold):
+    result = score(math_v, response, gold)
+    assert result.reward == 0 and "hedge" in result.details["reason"]
+
+
+@pytest.mark.parametrize("response", ["The answer is \\boxed{12", "First \\boxed{12}, then \\boxed{12", "\\boxed{\\frac{1}{2}"])
+def test_unclosed_box_is_not_an_answer(math_v, response):
+    gold = "\\frac{1}{2}" if "frac" in response else "12"
+    result = score(math_v, response, gold)
+    assert result.reward == 0
+    assert result.details["reason"].startswith("unclosed \\boxed{")
+
+
+@pytest.mark.parametrize(
+    "response, gold, prompt, want",
+    [
+        ("\\boxed{0.67}", "\\frac{2}{3}", None, 0),  # the issue's example: a rounded decimal for an exact gold
+        ("\\boxed{0.667}", "\\frac{2}{3}", None, 0),
+        ("\\boxed{1.414}", "\\sqrt{2}", None, 0),
+        ("\\boxed{6.28}", "2\\pi", None, 0),
+        ("\\boxed{0.67}", "\\frac{2}{3}", "Express your answer as a decimal to the nearest hundredth.", 1),
+        ("\\boxed{0.667}", "\\frac{2}{3}", "Express your answer to the nearest hundredth.", 1),  # finer than asked
+        ("\\boxed{0.7}", "\\frac{2}{3}", "Express your answer to the nearest hundredth.", 0),  # coarser than asked
+        ("\\boxed{0.66}", "\\frac{2}{3}", "Express your answer to the nearest hundredth.", 0),  # wrongly rounded
+        ("\\boxed{1.414}", "\\sqrt{2}", "Round your answer to 3 decimal places.", 1),
+        ("\\boxed{1.41}", "\\sqrt{2}", "Round your answer to three decimal places.", 0),
+        ("\\boxed{6.28}", "2\\pi", "What is the circumference, to the nearest hundredth?", 1),
+        ("\\boxed{3}", "2\\sqrt{2}", "Round to the nearest whole number.", 1),
+        ("\\boxed{\\frac{4}{6}}", "\\frac{2}{3}", None, 1),  # exact forms stay equal
+        ("\\boxed{0.5}", "\\frac{1}{2}", None, 1),  # an exact decimal is exact
+    ],
+)
+def test_exact_gold_accepts_a_decimal_only_to_the_precision_asked(math_v, response, gold, prompt, want):
+    assert score(math_v, response, gold, prompt=prompt).reward == want
+
+
+def test_precision_can_come_from_metadata(math_v):
+    assert math_v("\\boxed{0.67}", "\\frac{2}{3}", metadata={"round_to": 2}).reward == 1
+    assert math_v("\\boxed{0.67}", "\\frac{2}{3}", metadata={"round_to": 3}).reward == 0
+    bad = math_v("\\boxed{0.67}", "\\frac{2}{3}", metadata={"round_to": "two"})
+    assert bad.reward == 0 and "round_to" in bad.error
