@@ -270,6 +270,15 @@ def _inequality_interval(s: str) -> str | None:
     """"1 < x \\le 2" -> "(1, 2]"; "x \\ge 3" -> "[3, \\infty)"; "x < 0" -> "(-\\infty, 0)"."""
     if "," in s or "=" in s.replace("\\le", "").replace("\\ge", ""):
         return None
+    m = re.fullmatch(r"(?:(.+?)\s*" + _LESS + r"\s*)?\|\s*" + _NAME + r"\s*\|\s*" + _LESS + r"\s*(.+)", s)
+    if m:  # "1 \\le |z| \\le 3/2" is [-3/2, -1] \\cup [1, 3/2]; "|z| < 2" is (-2, 2)
+        low, low_op, high_op, high = m.group(1), m.group(2), m.group(3), m.group(4)
+        right = ")" if high_op == "<" else "]"
+        left = "(" if high_op == "<" else "["
+        if low is None:
+            return f"{left}-({high}), {high}{right}"
+        inner_l, inner_r = ("(", ")") if low_op == "<" else ("[", "]")
+        return f"{left}-({high}), -({low}){inner_r} \\cup {inner_l}{low}, {high}{right}"
     m = re.fullmatch(r"(.+?)\s*" + _LESS + r"\s*" + _NAME + _ARG + r"\s*" + _LESS + r"\s*(.+)", s)
     if m:
         return ("(" if m.group(2) == "<" else "[") + f"{m.group(1)}, {m.group(4)}" + (")" if m.group(3) == "<" else "]")

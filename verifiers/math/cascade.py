@@ -35,7 +35,9 @@ from verifiers.math.normalize import strip_delimiters, unwrap_commands
 
 SYMBOLIC_STAGES = ("math_verify", "sympy")
 MAX_ANSWER_CHARS = 2000  # a longer "final answer" is not one; also keeps the untimed stages fast
-MAX_EQUIVALENT_ANSWERS = 4  # more distinct spellings than this is a hedge without checking each
+MAX_PLAIN_GOLD_CHARS = 200  # a longer gold without \\boxed{} or "####" is a worked solution
+MAX_EQUIVALENT_ANSWERS = 4
+MAX_PARSED_ANSWERS = 64  # more distinct final answers than this (and than the gold's parts) is a hedge unparsed  # more distinct spellings than this is a hedge without checking each
 _GOLD_CHOICE = re.compile(r"^\s*\(?([A-E])\)?\s*$|^\s*\(?([A-E])\)\s*\S")
 
 
@@ -68,6 +70,11 @@ def gold_strings(ground_truth: Any) -> list[str]:
         return [", ".join(boxes)]  # several boxes close together in a gold are the parts of one answer
     if "####" in text:
         return [text.rsplit("####", 1)[1].strip()]
+    if len(text) > MAX_PLAIN_GOLD_CHARS:
+        # A worked solution as the gold: its final answer, found as in a response.
+        found = extract_answers(text)
+        if len(found.answers) == 1 and found.method in ("answer_line", "answer_is"):
+            return found.answers
     return [text]
 
 
@@ -197,7 +204,11 @@ class MathVerifier(TextVerifier):
         if too_long > MAX_ANSWER_CHARS:
             details["extracted"] = found.answers[-1][:200] + "..."
             return _decided(False, "extract", details, f"answer too long ({too_long} characters)")
-        preds = flatten_distinct([parse_answer(a, expect_choice=expect_choice) for a in _parts(found, golds)])
+        parts = _parts(found, golds)
+        most = max([MAX_PARSED_ANSWERS] + [item_count(g) for g in golds])
+        if len(set(parts)) > most:  # decided before parsing thousands of boxes
+            return _decided(False, "extract", details, f"hedge: {len(set(parts))} different final answers")
+        preds = flatten_distinct([parse_answer(a, expect_choice=expect_choice) for a in parts])
         details["extracted"] = " | ".join(p.describe() for p in preds)
         if expect_choice:
             if len(preds) > 1:
