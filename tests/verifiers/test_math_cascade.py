@@ -343,3 +343,29 @@ def test_precision_can_come_from_metadata(math_v):
     assert math_v("\\boxed{0.67}", "\\frac{2}{3}", metadata={"round_to": 3}).reward == 0
     bad = math_v("\\boxed{0.67}", "\\frac{2}{3}", metadata={"round_to": "two"})
     assert bad.reward == 0 and "round_to" in bad.error
+
+
+@pytest.mark.parametrize(
+    "response, gold, want",
+    [
+        ("\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)} for part (b)", "(3, 3), (1, 1)", 1),  # last k boxes
+        ("\\boxed{(3, 3)} for part (a) and \\boxed{(1, 2)} for part (b)", "(3, 3), (1, 1)", 0),
+        ("$z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]$", "1\\leq|z|\\leq \\frac{3}{2}", 1),
+        ("\\boxed{(-2, 2)}", "|x| < 2", 1),
+        ("\\boxed{[-2, 2]}", "|x| < 2", 0),
+        ("\\boxed{\\{1,3\\}}", "(1,3)", 0),  # a pair or an open interval is not a set
+        ("\\boxed{1.22}", "1,22", 0),  # a comma is never a decimal point
+        ("\\boxed{0 < y < 1}", "0<f(x)<1", 1),
+        ("\\boxed{(0,1)}", "0<f(x)<1", 1),
+    ],
+)
+def test_documented_structure_rules(math_v, response, gold, want):
+    assert score(math_v, response, gold).reward == want
+
+
+def test_worked_solution_as_gold_uses_its_final_answer(math_v):
+    gold = ("Let the stock's value at the start of Monday be 100. After losing 10% on Monday it is 90, and after "
+            "losing a further 20% of that on Tuesday it is 72, so over the two days the loss "
+            "is 100% - 72% = 28%. Final Answer: The final answer is $28 \\%$. I hope it is correct.")
+    assert gold_strings(gold) == ["$28 \\%$"]
+    assert score(math_v, "a total loss of $\\boxed{28\\%}$.", gold).reward == 1

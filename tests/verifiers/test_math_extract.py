@@ -84,3 +84,28 @@ def test_choice_letter_fallback_only_when_gold_is_a_choice():
 def test_empty_answer_after_think():
     found = extract_answers("<think>all the work</think>   ")
     assert not found.found and found.reason == "empty answer"
+
+
+@pytest.mark.parametrize(
+    "response, method, answers",
+    [
+        ("Therefore $x \\geq 5$ is the solution.", "latex", ["x \\geq 5"]),
+        ("We get \\(\\begin{pmatrix}1\\\\2\\end{pmatrix}\\) here", "latex", ["\\begin{pmatrix}1\\\\2\\end{pmatrix}"]),
+        ("It costs $5 and the rest costs $7", "last_number", ["7"]),  # currency signs, not maths
+        ("With $x = 2$ we get 7 apples", "last_number", ["7"]),  # a number after the last span
+        ("at first \\boxed{17}; checking again, \\boxed{19}", "boxed", ["19"]),
+        ("\\boxed{17} or \\boxed{19}", "boxed", ["17", "19"]),
+        ("fill \\boxed{\\phantom{2}} so \\boxed{5}", "boxed", ["5"]),
+        ("\\boxed{5}, the blank \\boxed{\\phantom{2}}", "boxed", ["5"]),
+        ("\\boxed{255} then\nFinal Answer: The final answer is $10,455$. I hope it is correct.", "answer_line", ["$10,455$"]),
+    ],
+)
+def test_last_final_answer_and_maths_spans(response, method, answers):
+    found = extract_answers(response)
+    assert (found.method, found.answers) == (method, answers)
+
+
+def test_unclosed_box_after_the_last_closed_one_means_no_answer():
+    found = extract_answers("so \\boxed{12}, and finally \\boxed{13")
+    assert not found.found and found.reason.startswith("unclosed \\boxed{")
+    assert extract_answers("\\boxed{12 and more text").reason.startswith("unclosed")

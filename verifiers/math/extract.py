@@ -1,7 +1,8 @@
 """Find the final answer(s) in a model response.
 
 Order (the first kind found wins): ``\\boxed{}``/``\\fbox{}``, "Answer:" lines, GSM8K
-``####``, "the answer is ...", bold ``**x**``, the final number. Reasoning inside
+``####``, "the answer is ...", bold ``**x**``, the last LaTeX maths span when no number follows
+it, the final number. Reasoning inside
 ``<think>...</think>`` is dropped first: only the text after the last ``</think>`` counts,
 and an unclosed ``<think>`` means the model never answered.
 
