@@ -98,6 +98,7 @@ def test_empty_answer_after_think():
         ("fill \\boxed{\\phantom{2}} so \\boxed{5}", "boxed", ["5"]),
         ("\\boxed{5}, the blank \\boxed{\\phantom{2}}", "boxed", ["5"]),
         ("\\boxed{255} then\nFinal Answer: The final answer is $10,455$. I hope it is correct.", "answer_line", ["$10,455$"]),
+        ("So \\boxed{255}. Checking, the final answer is correct.", "boxed", ["255"]),
     ],
 )
 def test_last_final_answer_and_maths_spans(response, method, answers):

@@ -153,7 +153,8 @@ def _stated_after(text: str, start: int) -> str | None:
         line = _clean_line(_sentence(tail[said[-1].end():]))
     else:
         return None
-    return line if line and re.search(r"[0-9A-Za-z]", line) else None
+    # "... the final answer is correct": a check, not an answer; a restated answer holds maths.
+    return line if line and re.search(r"[0-9\\]", line) else None
 
 
 def _clean_line(text: str) -> str:
