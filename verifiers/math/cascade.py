@@ -36,8 +36,8 @@ from verifiers.math.normalize import strip_delimiters, unwrap_commands
 SYMBOLIC_STAGES = ("math_verify", "sympy")
 MAX_ANSWER_CHARS = 2000  # a longer "final answer" is not one; also keeps the untimed stages fast
 MAX_PLAIN_GOLD_CHARS = 200  # a longer gold without \\boxed{} or "####" is a worked solution
-MAX_EQUIVALENT_ANSWERS = 4
-MAX_PARSED_ANSWERS = 64  # more distinct final answers than this (and than the gold's parts) is a hedge unparsed  # more distinct spellings than this is a hedge without checking each
+MAX_EQUIVALENT_ANSWERS = 4  # more distinct spellings than this is a hedge without checking each
+MAX_PARSED_ANSWERS = 64  # more distinct final strings than this (and than the gold's parts): a hedge, unparsed
 _GOLD_CHOICE = re.compile(r"^\s*\(?([A-E])\)?\s*$|^\s*\(?([A-E])\)\s*\S")
 
 
@@ -99,9 +99,9 @@ def _with_round_to(answer: Answer, round_to: int | None) -> Answer:
 
 
 _PLACES = {"whole number": 0, "integer": 0, "unit": 0, "one": 0, "tenth": 1, "hundredth": 2, "cent": 2,
-           "penny": 2, "thousandth": 3, "ten thousandth": 4}
+           "penny": 2, "dollar": 0, "thousandth": 3, "ten thousandth": 4}
 _WORD_DIGITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-_NEAREST = re.compile(r"(?i)nearest\s+(whole number|integer|ten[- ]thousandth|thousandth|hundredth|tenth|cent|penny)")
+_NEAREST = re.compile(r"(?i)nearest\s+(whole number|integer|ten[- ]thousandth|thousandth|hundredth|tenth|cent|penny|dollar)")
 _PLACES_RE = re.compile(r"(?i)(\d|one|two|three|four|five|six)\s+decimal\s+(?:places?|digits?)")
 
 

@@ -111,7 +111,7 @@ def clean_latex(s: str) -> str:
     s = re.sub(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|biggl|biggr)(?![A-Za-z])\s*", "", s)
     # "11,\! 111,\! 100": a thousands separator with a negative thin space.
     s = re.sub(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))", ",", s)
-    s = re.sub(r"(?<!\\)\\[!,;:> ]", " ", s)  # not the "\\\\ " (two backslashes) of a matrix row break
+    s = re.sub(r"(?<!\\)\\[!,;:> ]", " ", s)  # not a matrix row break (two backslashes, a space)
     s = re.sub(r"\\q?quad\b", " ", s)
     s = s.replace("~", " ")
     s = re.sub(r"\\[dtc]frac\b", r"\\frac", s)

@@ -90,15 +90,22 @@ def _readings(gold: Scalar, pred: Scalar) -> Optional[bool] | tuple[list[Any], l
 
     # "y = -x/2 + 3/4" against the equation "2x + 4y - 3 = 0": read the named side as an equation.
     if isinstance(g, sympy.Equality) and not isinstance(p, sympy.Equality) and pred.equation:
-        p = mv_parse(pred.equation) if isinstance(mv_parse(pred.equation), sympy.Equality) else p
+        p = _as_equation(pred.equation, p)
     elif isinstance(p, sympy.Equality) and not isinstance(g, sympy.Equality) and gold.equation:
-        g = mv_parse(gold.equation) if isinstance(mv_parse(gold.equation), sympy.Equality) else g
+        g = _as_equation(gold.equation, g)
     if not _comparable(gold, pred, g, p):
         return False
     return _degree_variants(gold, pred, g, p)
 
 
 _DECIMAL = re.compile(r"\d\.\d")
+
+
+def _as_equation(latex: str, fallback: Any) -> Any:
+    import sympy
+
+    parsed = mv_parse(latex)
+    return parsed if isinstance(parsed, sympy.Equality) else fallback
 
 
 def math_verify_eq(gold: Scalar, pred: Scalar) -> Optional[bool]:
