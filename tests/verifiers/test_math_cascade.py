@@ -369,3 +369,16 @@ def test_worked_solution_as_gold_uses_its_final_answer(math_v):
             "is 100% - 72% = 28%. Final Answer: The final answer is $28 \\%$. I hope it is correct.")
     assert gold_strings(gold) == ["$28 \\%$"]
     assert score(math_v, "a total loss of $\\boxed{28\\%}$.", gold).reward == 1
+
+
+@pytest.mark.parametrize(
+    "response, gold, want",
+    [
+        ("The total is $5 + 3 = 8$.", "8", 1), ("The total is $5 + 3 = 8$.", "5", 0),
+        ("Thus the area is $\\frac{1}{2} \\cdot 4 \\cdot 3 = 6$.", "6", 1), ("So $x = 12$.", "13", 0),
+        ("She pays $\\$12$ in total.", "12", 1),
+    ],
+)
+def test_closing_maths_span_scores_its_value(math_v, response, gold, want):
+    """The last-maths-span rule on GSM8K-style closings: the value after the last "=" counts."""
+    assert score(math_v, response, gold).reward == want
