@@ -211,8 +211,8 @@ def _open_instruct(ctx: Context, number: int, raw: dict) -> RowFields:
     if len(messages) > 1 and messages[-1]["role"] == "assistant":
         messages = messages[:-1]  # the reference answer of an SFT-style row, not part of the prompt
     truth = answer_value(ctx, number, "ground_truth", raw.get("ground_truth"))
-    if isinstance(truth, list) and len(truth) == 1:
-        truth = truth[0]  # open-instruct lists one label per verifier; one verifier here
+    if isinstance(raw.get("dataset"), list) and isinstance(truth, list) and len(truth) == 1:
+        truth = truth[0]  # labels paired with a list of datasets: one of each here
     verifier = _mapped_verifier(ctx, number, raw, "dataset", DATASET_VERIFIERS)
     dataset = raw.get("dataset")
     dataset = (dataset[0] if isinstance(dataset, list) else dataset or "").lower()

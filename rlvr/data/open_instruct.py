@@ -144,9 +144,12 @@ def _from_function(constraint: Any) -> dict[str, Any]:
 
 
 def _from_instruction_list(parsed: Any) -> dict[str, Any]:
-    item = parsed[0] if isinstance(parsed, list) and parsed else parsed
-    if isinstance(item, str):
-        item = _parse(item, "an object with 'instruction_id' and 'kwargs'")
+    item = parsed
+    for _ in range(3):  # a list around (the text of) a list around the object: open-instruct writes each
+        if isinstance(item, str):
+            item = _parse(item, "an object with 'instruction_id' and 'kwargs'")
+        if isinstance(item, list) and item:
+            item = item[0]
     if not isinstance(item, dict) or not isinstance(item.get("instruction_id"), list):
         raise LabelError("an ifeval label must hold an object with an 'instruction_id' list")
     ids, kwargs = item["instruction_id"], item.get("kwargs") or [None] * len(item["instruction_id"])
