@@ -13,6 +13,7 @@ commands:
   train      RL training, a Hydra app over conf/ (overrides, -m multirun, --cfg job, hydra.run.dir=...)
   eval       score a checkpoint on a dataset (rlvr eval --help)
   verify     score a JSONL of responses with a named verifier (rlvr verify --help, --list)
+  data       data show SOURCE [-n N] [KEY=VALUE ...]: how rows will be fed to the model (no engines)
   pretrain   build (or find in the cache) the tiny base checkpoint `rlvr train` starts from; print its path
 
 recipes (Hydra apps like train: rlvr COMMAND --help; conf/recipe/README.md):
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         from rlvr.verify_cli import main as verify_main
 
         return verify_main(rest)
+    if command == "data":
+        from rlvr.data_cli import main as data_main
+
+        return data_main(rest)
     if command == "eval":
         from rlvr.eval_cli import main as eval_main
 

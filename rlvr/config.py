@@ -15,6 +15,7 @@ from dataclasses import field
 from typing import Any
 
 from rlvr.algorithms.config import AlgorithmConfig, check_choice
+from rlvr.data.formats import FORMATS as DATA_FORMATS
 
 LR_SCHEDULES = ("constant", "cosine", "linear")
 MIXED_PRECISION = ("bf16", "fp32")
@@ -52,13 +53,23 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class DataConfig:
-    source: str = "arithmetic"  # builtin dataset name (datasets/<name>.py) or a .jsonl/.parquet path
+    source: str = "arithmetic"  # builtin name, public set, .jsonl/.json/.parquet, save_to_disk dir or hf:ORG/NAME[:CONFIG][:SPLIT]
     eval_source: str = ""  # eval set source; empty: the same source's eval split
     train_size: int = 4000  # training prompts drawn (builtin generators) or kept (files; 0 = all)
     eval_size: int = 200  # held-out prompts for eval/accuracy
     prompt_template: str = ""  # str.format template with {question}; empty: the dataset's own template
-    default_verifier: str = "math"  # verifier for rows without a `verifier` field
+    default_verifier: str = "math"  # verifier for rows without a `verifier` field (or source name)
+    format: str = "auto"  # row layout of a file: auto (from the columns) | plain | verl | open_instruct
+    verifier_map: dict[str, str] = field(default_factory=dict)  # verl data_source / open-instruct dataset -> verifier
+    chat_template: bool = False  # render prompts with the tokenizer's chat template (default: RL-Zero plain text)
+    system_prompt: str = ""  # with chat_template: a system message for rows without one (e.g. a think instruction)
+    drop_long_prompts: bool = False  # leave out (count, log) prompts over the context instead of failing
     seed: int = 0  # seed for generation and shuffling of the data
+
+    def validate(self, prefix: str = "data") -> None:
+        check_choice(f"{prefix}.format", self.format, DATA_FORMATS)
+        if self.system_prompt and not self.chat_template:
+            raise ValueError(f"{prefix}.system_prompt needs {prefix}.chat_template=true")
 
 
 @dataclasses.dataclass
@@ -147,6 +158,7 @@ class TrainConfig:
         """Enum-like values checked before anything starts (the schema only checks types)."""
         self.learner.validate()
         self.algorithm.validate()
+        self.data.validate()
 
 
 def register_configs() -> None:

@@ -95,7 +95,10 @@ class Trainer:
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        self.train_set, self.eval_set = load_prompt_sets(cfg.data, self.tokenizer)
+        # Every prompt must leave room for the longest response any length stage asks for.
+        longest = max(stage.max_tokens for stage in self.schedule.stages)
+        self.train_set, self.eval_set = load_prompt_sets(cfg.data, self.tokenizer, max_model_len=cfg.rollout.max_model_len,
+                                                         max_tokens=(longest, cfg.eval.max_tokens))
         self.stop = list(dict.fromkeys(list(self.train_set.stop) + list(cfg.rollout.stop)))
         self.sampler = PromptSampler(self.train_set, cfg.seed, self.retirement)
 

@@ -1,8 +1,12 @@
-"""The one reader of row files: JSON Lines, JSON, Parquet and `save_to_disk` folders, through Hugging Face `datasets`.
+"""The one reader of row files: JSON Lines, JSON, Parquet, `save_to_disk` folders and Hub datasets, through `datasets`.
 
 ``read_rows(source)`` returns ``[(row number, row dict), ...]``. Every caller that reads rows from a file uses
 it (prompt sets, recipe mixes, SFT conversations, ``rlvr verify``), so every file error reads the same:
 :class:`DataError` names the file, the 1-based row and, where the caller checks fields, the field.
+
+A Hub dataset is named ``hf:ORG/NAME[:CONFIG][:SPLIT]`` (split default ``train``). It is read with
+``datasets.load_dataset``, so a dataset downloaded once is read from the local Hugging Face cache when offline
+(``HF_HUB_OFFLINE=1``); one that is neither cached nor reachable is a :class:`DataError` saying so.
 
 Row numbers: the line number for JSON Lines (blank lines hold no row but keep the count, so the number is
 the line an editor shows); the position in the array for a JSON array; the position in the table otherwise.
@@ -21,9 +25,10 @@ import glob
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 SUFFIXES = (".jsonl", ".json", ".parquet")
+HUB_PREFIX = "hf:"
 BATCH_LINES = 4096  # lines taken from the Arrow table at a time
 
 
@@ -40,23 +45,30 @@ class DataError(ValueError):
         super().__init__(": ".join(part for part in (where, place, problem) if part))
 
 
-def read_rows(source: str | Path, *, where: str = "",
-              bad_rows: Literal["raise", "keep"] = "raise") -> list[tuple[int, Any]]:
-    """(row number, row) pairs of a .jsonl/.json/.parquet file or a ``save_to_disk`` folder.
+def read_rows(source: str | Path, *, where: str = "", bad_rows: Literal["raise", "keep"] = "raise",
+              hub_split: str = "train") -> list[tuple[int, Any]]:
+    """(row number, row) pairs of a .jsonl/.json/.parquet file, a ``save_to_disk`` folder or ``hf:ORG/NAME...``.
 
     where: what is being read, put before the file name in messages (e.g. ``"sources[0] (web)"``).
     bad_rows: "raise" stops at the first row that is not a JSON object; "keep" returns a :class:`DataError`
     in that row's place so the caller can report it and go on. File-level problems always raise.
+    hub_split: the split of an ``hf:`` name that names none.
     An empty file gives an empty list; whether that is an error is the caller's call.
     """
+    if str(source).startswith(HUB_PREFIX):
+        return _checked(str(source), enumerate(_hub_dataset(str(source), where, hub_split), start=1), where, bad_rows)
     path = Path(source)
     if not path.is_dir() and not path.is_file():
         raise DataError("file not found", path, where=where)
     if path.is_file() and path.suffix not in SUFFIXES:
         raise DataError(f"unsupported file type {path.suffix!r}; expected .jsonl, .json or .parquet", path,
                         where=where)
+    return _checked(path, _records(path, where), where, bad_rows)
+
+
+def _checked(path: str | Path, records: Iterable[tuple[int, Any]], where: str, bad_rows: str) -> list[tuple[int, Any]]:
     out = []
-    for number, row in _records(path, where):
+    for number, row in records:
         if not isinstance(row, (dict, DataError)):
             row = DataError(f"expected a JSON object, got {type(row).__name__}", path, number, where)
         if isinstance(row, DataError) and bad_rows == "raise":
@@ -131,6 +143,34 @@ def _saved_dataset(path: Path, where: str) -> Any:
                             where=where)
         saved = next(iter(saved.values()))
     return saved
+
+
+def parse_hub_name(source: str, default_split: str = "train") -> tuple[str, str | None, str]:
+    """``hf:ORG/NAME[:CONFIG][:SPLIT]`` as (name, config or None, split); ValueError naming the form otherwise."""
+    parts = source[len(HUB_PREFIX):].split(":")
+    if not parts[0] or parts[0].count("/") != 1 or len(parts) > 3 or not all(parts):
+        raise ValueError(f"{source!r} is not a Hub dataset name; expected hf:ORG/NAME[:CONFIG][:SPLIT]")
+    config = parts[1] if len(parts) > 1 else None
+    return parts[0], config, parts[2] if len(parts) > 2 else default_split
+
+
+def _hub_dataset(source: str, where: str, default_split: str) -> Any:
+    """A Hub dataset's split: downloaded (or, offline, read from the cache) by ``datasets.load_dataset``."""
+    import datasets
+
+    try:
+        name, config, split = parse_hub_name(source, default_split)
+    except ValueError as exc:
+        raise DataError(str(exc), where=where) from None
+    cache = datasets.config.HF_DATASETS_CACHE
+    with _quiet(datasets):
+        try:
+            return datasets.load_dataset(name, config, split=split, cache_dir=str(cache))
+        except Exception as exc:
+            offline = " (offline: HF_HUB_OFFLINE is set)" if datasets.config.HF_HUB_OFFLINE else ""
+            raise DataError(f"not in the local Hugging Face cache {cache} and not downloadable{offline}; "
+                            f"download it once where the Hub is reachable, or point HF_HOME at a cache that holds "
+                            f"it ({_first_line(exc)})", source, where=where) from None
 
 
 @contextlib.contextmanager

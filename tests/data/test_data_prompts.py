@@ -16,7 +16,7 @@ from rlvr.data.prompts import (DEFAULT_STOP, DataError, PromptRow, TokenizedProm
 from rlvr.paths import DATASETS_DIR
 
 PUBLIC = DATASETS_DIR / "public"
-KNOWN = {"math", "code"}
+KNOWN = {"math", "code", "exact"}
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
@@ -47,14 +47,14 @@ def test_unknown_source_is_named():
 def test_jsonl_with_both_field_spellings(tmp_path):
     path = write_jsonl(tmp_path / "train.jsonl", [
         {"prompt": "Q1 formatted", "answer": "3", "id": "a"},
-        {"question": "What is 2+2?", "ground_truth": 4, "verifier": "code"},
+        {"question": "What is 2+2?", "ground_truth": 4, "verifier": "exact"},
         "",  # blank lines hold no row and do not count as one
         {"question": "Half of 5?", "answer": 2.5},
     ])
     rows = load_prompts(str(path), known_verifiers=KNOWN, prompt_template="Q: {question}\nA:")
     assert [r.id for r in rows] == ["a", "train-2", "train-4"]
     assert rows[0].prompt == "Q1 formatted"
-    assert rows[1].prompt == "Q: What is 2+2?\nA:" and rows[1].ground_truth == "4" and rows[1].verifier == "code"
+    assert rows[1].prompt == "Q: What is 2+2?\nA:" and rows[1].ground_truth == "4" and rows[1].verifier == "exact"
     assert rows[2].ground_truth == "2.5" and rows[2].verifier == "math"
     assert len(load_prompts(str(path), n=2, seed=1, known_verifiers=KNOWN)) == 2
 
@@ -64,7 +64,8 @@ def test_jsonl_with_both_field_spellings(tmp_path):
     ({"answer": "1"}, "train.jsonl row 2: field 'prompt'/'question' is missing"),
     ({"question": "  ", "answer": "1"}, "train.jsonl row 2: field 'question' is empty"),
     ({"question": 5, "answer": "1"}, "train.jsonl row 2: field 'question' must be a string"),
-    ({"question": "q", "ground_truth": {"x": 1}}, "train.jsonl row 2: field 'ground_truth' must be"),
+    ({"question": "q", "ground_truth": {"x": 1}}, "train.jsonl row 2: field 'ground_truth' (math): a math ground truth is"),
+    ({"question": "q", "ground_truth": True}, "train.jsonl row 2: field 'ground_truth' must be a string, number, list"),
     ({"question": "q", "answer": "1", "verifier": "mth"}, "train.jsonl row 2: field 'verifier': unknown verifier 'mth'"),
     ({"question": "q", "answer": "1", "id": "x"}, "train.jsonl row 2: field 'id' 'x' repeats row 1"),
     ([1, 2], "train.jsonl row 2: expected a JSON object"),
@@ -118,11 +119,14 @@ def test_public_set_errors_name_the_row(tmp_path):
 class CharTokenizer:
     """Stands in for a Hugging Face tokenizer: one id per character, a ChatML-like chat template."""
 
+    chat_template = "ChatML"
+
     def __call__(self, texts, add_special_tokens=False):
         return {"input_ids": [[ord(c) for c in t] for t in texts]}
 
-    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
-        return f"<|im_start|>user\n{messages[0]['content']}<|im_end|>\n<|im_start|>assistant\n"
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False):
+        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
 
 
 def test_one_stop_rule_for_every_prompt_set(tmp_path):
@@ -134,8 +138,8 @@ def test_one_stop_rule_for_every_prompt_set(tmp_path):
     assert load_prompt_set("amc23", "test", 3, 0, tok).stop == DEFAULT_STOP
     path = write_jsonl(tmp_path / "q.jsonl", [{"question": "1+1?", "answer": "2"}])
     assert load_prompt_set(str(path), "train", None, 0, tok).stop == DEFAULT_STOP
-    # A chat template ends a turn with its own token: the set adds no text stops of its own.
-    assert load_prompt_set("arithmetic", "eval", 4, 0, tok, chat=True).stop == []
+    # A chat template ends a turn with its own marker, found by rendering one: that is the set's stop.
+    assert load_prompt_set("arithmetic", "eval", 4, 0, tok, chat=True).stop == ["<|im_end|>"]
 
 
 def test_prompt_sets_hold_explicit_fields_and_token_ids(tmp_path):
@@ -144,12 +148,12 @@ def test_prompt_sets_hold_explicit_fields_and_token_ids(tmp_path):
     (tp,) = load_prompt_set("arithmetic", "eval", 1, 5, tok).rows
     assert isinstance(tp, TokenizedPrompt) and isinstance(tp, PromptRow)
     assert {f.name for f in dataclasses.fields(tp)} == {"id", "prompt", "ground_truth", "verifier", "question",
-                                                         "metadata", "prompt_ids"}
+                                                         "metadata", "messages", "prompt_ids"}
     assert (tp.id, tp.prompt, tp.ground_truth, tp.verifier, tp.question, tp.metadata) == \
         (row.id, row.prompt, row.ground_truth, row.verifier, row.question, row.metadata)
     assert tp.prompt_ids == [ord(c) for c in row.prompt]
     (chat,) = load_prompt_set("arithmetic", "eval", 1, 5, tok, chat=True).rows
-    assert chat.prompt == tok.apply_chat_template([{"role": "user", "content": row.question}])
+    assert chat.prompt == tok.apply_chat_template([{"role": "user", "content": row.question}], add_generation_prompt=True)
     assert chat.prompt_ids == [ord(c) for c in chat.prompt]
     empty = write_jsonl(tmp_path / "e.jsonl", [{"question": "q", "answer": "1"}])
     with pytest.raises(DataError, match="split 'train' has no rows"):
