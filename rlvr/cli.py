@@ -14,6 +14,7 @@ commands:
   eval       score a checkpoint on a dataset (rlvr eval --help)
   verify     score a JSONL of responses with a named verifier (rlvr verify --help, --list)
   pretrain   build (or find in the cache) the tiny base checkpoint `rlvr train` starts from; print its path
+  plot       training curves of runs or a multirun, one line per run (rlvr plot RUN_DIR ... -o plot.png)
 
 recipes (Hydra apps like train: rlvr COMMAND --help; conf/recipe/README.md):
   base, midtrain, long-context, sft, microanneal, recipe   run a stage recipe (recipe=NAME, -m, --cfg job)
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         from rlvr.verify_cli import main as verify_main
 
         return verify_main(rest)
+    if command == "plot":
+        from rlvr.plots import main as plot_main
+
+        return plot_main(rest)
     if command == "eval":
         from rlvr.eval_cli import main as eval_main
 
