@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def _wandb_records(path: Path) -> list[bytes]:
             pos += room
             continue
         length, kind = struct.unpack("<HB", data[pos + 4:pos + 7])
-        if kind == 0 and length == 0:
+        if (kind == 0 and length == 0) or pos + 7 + length > len(data):  # the end, or a record still being written
             break
         chunk = data[pos + 7:pos + 7 + length]
         pos += 7 + length
@@ -70,19 +71,31 @@ def _wandb_records(path: Path) -> list[bytes]:
     return records
 
 
+def _finished_run(path: Path, wait_s: float = 60.0) -> list:
+    """The run's records once its exit record is there: W&B's service process writes the log behind
+    `finish()`, so a read right after it can see part of the run."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    deadline = time.time() + wait_s
+    while True:
+        records = []
+        for raw in _wandb_records(path):
+            records.append(pb.Record())
+            records[-1].ParseFromString(raw)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.time() > deadline:
+            return records
+        time.sleep(0.5)
+
+
 def test_wandb_offline_run_holds_metrics_and_config(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_MODE", raising=False)
     _log(tmp_path, ["jsonl", "wandb"], TrackerConfig(project="p", name="run-a", wandb_mode="offline"))
     [log_file] = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
-    from wandb.proto import wandb_internal_pb2 as pb
-
     history: dict[int, dict[str, float]] = {}
     config: dict[str, object] = {}
     project = None
-    for raw in _wandb_records(log_file):
-        record = pb.Record()
-        record.ParseFromString(raw)
+    for record in _finished_run(log_file):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             project = record.run.project
