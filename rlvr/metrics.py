@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -157,8 +158,14 @@ class WandbSink:
         self._run.finish()
 
 
+def mlflow_name(key: str) -> str:
+    """A metric name MLflow accepts (alphanumerics, _ - . space : /): eval/pass@4 -> eval/pass_at_4."""
+    return re.sub(r"[^\w\-. :/]", "_", key.replace("@", "_at_"))
+
+
 class MlflowSink:
-    """An MLflow run (default: a sqlite store and artifacts in <run>/mlflow); config as params and config.json."""
+    """An MLflow run (default: a sqlite store and artifacts in <run>/mlflow); config as params and config.json.
+    Metric names are those of metrics.jsonl, except the characters MLflow refuses (`mlflow_name`)."""
 
     def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
         _need("mlflow", "mlflow", extra="tracking")
@@ -182,7 +189,7 @@ class MlflowSink:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, step) for k, v in _scalars(record).items()]
+        metrics = [Metric(mlflow_name(k), v, now, step) for k, v in _scalars(record).items()]
         if metrics:
             self._client.log_batch(self.run_id, metrics=metrics)
 

@@ -15,7 +15,7 @@ from rlvr.metrics import MetricsLogger, read_metrics
 
 CONFIG = {"seed": 3, "rollout": {"group_size": 4, "stop": ["\n\n"]}, "algorithm": {"name": "olmorl"}}
 LINES = [
-    {"step": 0, "eval/accuracy": 0.25},
+    {"step": 0, "eval/accuracy": 0.25, "eval/pass@4": 0.5},
     {"step": 1, "train/reward_mean": 0.5, "loss/clip_frac": 0.125, "rollout/logprob_gap": float("nan")},
     {"step": 2, "train/reward_mean": 0.75, "loss/clip_frac": 0.0},
     {"step": 2, "eval/accuracy": 0.5},
@@ -111,7 +111,7 @@ def test_wandb_offline_run_holds_metrics_and_config(tmp_path, monkeypatch):
     assert history[1] == {"train/reward_mean": 0.5, "loss/clip_frac": 0.125}
     # the eval line at step 2 joins step 2's row; step 0 is the eval before training
     assert history[2] == {"train/reward_mean": 0.75, "loss/clip_frac": 0.0, "eval/accuracy": 0.5}
-    assert history[0] == {"eval/accuracy": 0.25}
+    assert history[0] == {"eval/accuracy": 0.25, "eval/pass@4": 0.5}
 
 
 def test_mlflow_local_store_read_back_by_its_client(tmp_path):
@@ -127,6 +127,8 @@ def test_mlflow_local_store_read_back_by_its_client(tmp_path):
     assert sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "eval/accuracy")) == [
         (0, 0.25), (2, 0.5)]
     assert client.get_metric_history(run.info.run_id, "rollout/logprob_gap") == []
+    # MLflow refuses "@" in a name: eval/pass@4 is logged as eval/pass_at_4
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "eval/pass_at_4")] == [(0, 0.5)]
     assert run.data.params["seed"] == "3" and run.data.params["rollout.group_size"] == "4"
     config = json.loads(Path(client.download_artifacts(run.info.run_id, "config.json", str(tmp_path))).read_text())
     assert config == CONFIG
