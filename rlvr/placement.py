@@ -57,7 +57,7 @@ def make_placement(count: int, cpus: float, gpus: int, name: str) -> PlacementGr
     """A placement group of `count` bundles, packed, ready before returning.
 
     A driver gives up after 120 s (the cluster is too small: say so). A job of a Ray-launched sweep waits
-    as long as it takes: the other jobs of the sweep hold the resources until they finish.
+    as long as it takes, while the cluster could hold the placement: the other jobs hold the resources.
     """
     bundle: dict[str, float] = {"CPU": cpus}
     if gpus > 0:
@@ -69,7 +69,8 @@ def make_placement(count: int, cpus: float, gpus: int, name: str) -> PlacementGr
                 ray.get(pg.ready(), timeout=120)
                 break
             except ray.exceptions.GetTimeoutError:
-                if not in_ray_task():
+                # only a placement the cluster could ever hold is worth waiting for
+                if not in_ray_task() or count * cpus > ray.cluster_resources().get("CPU", 0):
                     raise
                 log.info("placement %r (%d x %s) waits for other jobs to free resources", name, count, bundle)
     except ray.exceptions.GetTimeoutError as exc:
