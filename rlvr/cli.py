@@ -15,6 +15,7 @@ commands:
   verify     score a JSONL of responses with a named verifier (rlvr verify --help, --list)
   data       data show SOURCE [-n N] [KEY=VALUE ...]: how rows will be fed to the model (no engines)
   pretrain   build (or find in the cache) the tiny base checkpoint `rlvr train` starts from; print its path
+  plot       training curves of runs or a multirun, one line per run (rlvr plot RUN_DIR ... -o plot.png)
 
 recipes (Hydra apps like train: rlvr COMMAND --help; conf/recipe/README.md):
   base, midtrain, long-context, sft, microanneal, recipe   run a stage recipe (recipe=NAME, -m, --cfg job)
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from rlvr.data_cli import main as data_main
 
         return data_main(rest)
+    if command == "plot":
+        from rlvr.plots import main as plot_main
+
+        return plot_main(rest)
     if command == "eval":
         from rlvr.eval_cli import main as eval_main
 

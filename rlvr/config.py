@@ -20,6 +20,7 @@ from rlvr.data.formats import FORMATS as DATA_FORMATS
 LR_SCHEDULES = ("constant", "cosine", "linear")
 MIXED_PRECISION = ("bf16", "fp32")
 BACKENDS = ("auto", "gloo", "nccl")
+LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
 
 
 @dataclasses.dataclass
@@ -139,6 +140,16 @@ class RayConfig:
 
 
 @dataclasses.dataclass
+class TrackerConfig:
+    """Where `logger=[..., wandb]` and `logger=[..., mlflow]` send a run (rlvr/metrics.py); both attach the resolved config."""
+
+    project: str = "rlvr"  # W&B project and MLflow experiment name
+    name: str = ""  # run name; empty: the run directory's name
+    wandb_mode: str = ""  # online | offline | disabled; empty: WANDB_MODE from the environment, else online
+    mlflow_uri: str = ""  # MLflow tracking URI; empty: a local store in <run>/mlflow (sqlite, artifacts beside it)
+
+
+@dataclasses.dataclass
 class TrainConfig:
     seed: int = 0  # global seed: sampling, init, data order
     steps: int = 40  # optimizer steps (rollout batches)
@@ -150,6 +161,8 @@ class TrainConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    logger: list[str] = field(default_factory=lambda: ["jsonl", "tensorboard"])  # metric sinks: jsonl tensorboard wandb mlflow
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     output_dir: str = ""  # run directory; empty: Hydra's run dir (or the cwd outside Hydra)
     save_checkpoint: bool = True  # write the final HF checkpoint to <run>/checkpoint
     progress: bool = True  # tqdm progress bar on the terminal
@@ -159,6 +172,10 @@ class TrainConfig:
         self.learner.validate()
         self.algorithm.validate()
         self.data.validate()
+        for name in self.logger:
+            check_choice("logger", name, LOGGERS)
+        if self.tracker.wandb_mode:
+            check_choice("tracker.wandb_mode", self.tracker.wandb_mode, ("online", "offline", "disabled"))
 
 
 def register_configs() -> None:

@@ -1,10 +1,13 @@
-"""Run outputs: the metrics line of an RL step (`step_metrics`), metrics.jsonl and TensorBoard events."""
+"""Run outputs: the metrics line of an RL step (`step_metrics`) and where lines go (`MetricsLogger`: metrics.jsonl,
+TensorBoard, W&B, MLflow; one sink class per backend)."""
 from __future__ import annotations
 
 import json
 import math
+import re
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -75,35 +78,177 @@ def step_metrics(step: int, batch: StepBatch, learner: dict[str, float], rollout
     return line
 
 
-class MetricsLogger:
-    def __init__(self, run_dir: str | Path, tensorboard: bool = True):
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.run_dir / "metrics.jsonl"
-        self._file = self.path.open("a", encoding="utf-8")
-        self._tb = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+def _scalars(record: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers of a metrics line, without `step` (what TensorBoard, W&B and MLflow can plot)."""
+    return {k: float(v) for k, v in record.items()
+            if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
-            self._tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
 
-    def log(self, record: dict[str, Any]) -> None:
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _need(package: str, sink: str, extra: str = "") -> Any:
+    """Import the package a selected sink needs, or say which `logger=` entry asked for it."""
+    import importlib
+
+    try:
+        return importlib.import_module(package)
+    except ImportError as exc:
+        hint = f"pip install 'rlvr[{extra}]'" if extra else f"pip install {package}"
+        raise ImportError(f"logger=[..., {sink}] needs the {package!r} package, which is not installed ({hint}); "
+                          f"or leave {sink} out of logger=") from exc
+
+
+class JsonlSink:
+    """metrics.jsonl: every line as logged (non-finite floats as null); the file `rlvr plot` reads."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+        self._file = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
+
+    def log(self, record: dict[str, Any], step: int) -> None:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
         self._file.write(json.dumps(clean, sort_keys=False) + "\n")
         self._file.flush()
-        if self._tb is not None:
-            step = int(record.get("step", 0))
-            for k, v in record.items():
-                if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                    self._tb.add_scalar(k, v, step)
-            self._tb.flush()
 
     def close(self) -> None:
         self._file.close()
-        if self._tb is not None:
-            self._tb.close()
+
+
+class TensorBoardSink:
+    """TensorBoard events under <run>/tensorboard; the resolved config as a text summary."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        if config:
+            self._tb.add_text("config", "```\n" + json.dumps(config, indent=2, default=str) + "\n```", 0)
+
+    def log(self, record: dict[str, Any], step: int) -> None:
+        for k, v in _scalars(record).items():
+            self._tb.add_scalar(k, v, step)
+        self._tb.flush()
+
+    def close(self) -> None:
+        self._tb.close()
+
+
+class WandbSink:
+    """A W&B run in <run>/wandb (offline: tracker.wandb_mode=offline or WANDB_MODE=offline; `wandb sync` uploads it)."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+        wandb = _need("wandb", "wandb")
+        # Our own Run object, not the module-level one: a process may hold runs of several loggers.
+        self._run = wandb.init(project=tracker.project, name=tracker.name or run_dir.name, dir=str(run_dir),
+                               config=config, mode=tracker.wandb_mode or None, reinit="create_new")
+
+    def log(self, record: dict[str, Any], step: int) -> None:
+        values = _scalars(record)
+        if values:  # eval lines share the step of the train line before them: W&B merges them into one row
+            self._run.log(values, step=step)
+
+    def close(self) -> None:
+        self._run.finish()
+
+
+def mlflow_name(key: str) -> str:
+    """A metric name MLflow accepts (alphanumerics, _ - . space : /): eval/pass@4 -> eval/pass_at_4."""
+    return re.sub(r"[^\w\-. :/]", "_", key.replace("@", "_at_"))
+
+
+class MlflowSink:
+    """An MLflow run (default: a sqlite store and artifacts in <run>/mlflow); config as params and config.json.
+    Metric names are those of metrics.jsonl, except the characters MLflow refuses (`mlflow_name`)."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+        _need("mlflow", "mlflow", extra="tracking")
+        from mlflow.entities import Param
+        from mlflow.tracking import MlflowClient
+
+        store = (run_dir / "mlflow").resolve()
+        store.mkdir(parents=True, exist_ok=True)
+        self.uri = tracker.mlflow_uri or f"sqlite:///{store / 'mlflow.db'}"
+        self._client = MlflowClient(tracking_uri=self.uri)
+        found = self._client.get_experiment_by_name(tracker.project)
+        experiment = found.experiment_id if found else self._client.create_experiment(
+            tracker.project, artifact_location=None if tracker.mlflow_uri else (store / "artifacts").as_uri())
+        self.run_id = self._client.create_run(experiment, run_name=tracker.name or run_dir.name).info.run_id
+        params = [Param(k, str(v)[:6000]) for k, v in _flatten(config).items()]
+        for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+            self._client.log_batch(self.run_id, params=params[i:i + 100])
+        self._client.log_dict(self.run_id, config, "config.json")
+
+    def log(self, record: dict[str, Any], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(mlflow_name(k), v, now, step) for k, v in _scalars(record).items()]
+        if metrics:
+            self._client.log_batch(self.run_id, metrics=metrics)
+
+    def close(self) -> None:
+        self._client.set_terminated(self.run_id)
+
+
+SINKS = {"jsonl": JsonlSink, "tensorboard": TensorBoardSink, "wandb": WandbSink, "mlflow": MlflowSink}
+
+
+class MetricsLogger:
+    """Each metrics line goes to every sink named in `logger=` (rlvr/config.py:TrainConfig.logger).
+
+    `config` is the run's resolved config (a plain dict), attached where the backend has a place for it;
+    `tracker` is a TrackerConfig (project, run name, W&B mode, MLflow URI). A sink's package is imported
+    only when the sink is selected.
+    """
+
+    def __init__(self, run_dir: str | Path, loggers: Sequence[str] = ("jsonl", "tensorboard"),
+                 config: dict[str, Any] | None = None, tracker: Any = None):
+        from rlvr.config import TrackerConfig
+
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / "metrics.jsonl"
+        unknown = [name for name in loggers if name not in SINKS]
+        if unknown:
+            raise ValueError(f"logger={list(loggers)}: unknown {unknown}; choose from {', '.join(SINKS)}")
+        self.sinks: list[Any] = []
+        try:
+            for name in dict.fromkeys(loggers):
+                self.sinks.append(SINKS[name](self.run_dir, dict(config or {}), tracker or TrackerConfig()))
+        except BaseException:
+            self.close()
+            raise
+
+    def log(self, record: dict[str, Any]) -> None:
+        step = int(record.get("step", 0))
+        for sink in self.sinks:
+            sink.log(record, step)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """The lines of a metrics.jsonl; a line that is not a JSON object is a ValueError naming the file and line."""
+    out = []
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {number} is not JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}: line {number} is not a JSON object")
+            out.append(record)
+    return out

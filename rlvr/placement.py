@@ -33,6 +33,10 @@ def init_ray(address: str = "", num_cpus: int = 0, needed_cpus: float = 0.0) -> 
     processes still share the real cores; this only stops Ray from waiting forever.
     """
     if ray.is_initialized():
+        # Already connected: a driver that started Ray itself, or a job run as a Ray task by
+        # `-m hydra/launcher=ray`, which joins the launcher's cluster and places its own actors there.
+        if in_ray_task():
+            log.info("running as a Ray task: using its cluster (%s free)", ray.available_resources())
         return
     env = {"env_vars": {"TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}}
     if address:
@@ -44,14 +48,31 @@ def init_ray(address: str = "", num_cpus: int = 0, needed_cpus: float = 0.0) -> 
     log.info("started a local Ray cluster with %d logical CPUs", cpus)
 
 
+def in_ray_task() -> bool:
+    """True inside a Ray task or actor (e.g. a multirun job of the Ray launcher), False in a driver."""
+    return ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+
+
 def make_placement(count: int, cpus: float, gpus: int, name: str) -> PlacementGroup:
-    """A placement group of `count` bundles, packed, ready before returning."""
+    """A placement group of `count` bundles, packed, ready before returning.
+
+    A driver gives up after 120 s (the cluster is too small: say so). A job of a Ray-launched sweep waits
+    as long as it takes, while the cluster could hold the placement: the other jobs hold the resources.
+    """
     bundle: dict[str, float] = {"CPU": cpus}
     if gpus > 0:
         bundle["GPU"] = gpus
     pg = placement_group([dict(bundle) for _ in range(count)], strategy="PACK", name=name)
     try:
-        ray.get(pg.ready(), timeout=120)
+        while True:
+            try:
+                ray.get(pg.ready(), timeout=120)
+                break
+            except ray.exceptions.GetTimeoutError:
+                # only a placement the cluster could ever hold is worth waiting for
+                if not in_ray_task() or count * cpus > ray.cluster_resources().get("CPU", 0):
+                    raise
+                log.info("placement %r (%d x %s) waits for other jobs to free resources", name, count, bundle)
     except ray.exceptions.GetTimeoutError as exc:
         ray.util.remove_placement_group(pg)
         raise RuntimeError(

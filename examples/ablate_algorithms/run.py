@@ -4,7 +4,8 @@
     python examples/ablate_algorithms/run.py --algorithms olmorl,grpo -- steps=20
 
 Runs `rlvr train -m algorithm=...` (any overrides after `--` apply to every run), then prints a
-table of eval accuracy before and after, and mean response length over training, per algorithm.
+table of eval accuracy before and after, and mean response length over training, per algorithm, and
+draws the runs' curves with `rlvr plot` (SWEEP/plot.png, one line per algorithm).
 """
 from __future__ import annotations
 
@@ -58,7 +59,10 @@ def main() -> int:
     rows = table(sweep)
     print(markdown(rows))
     (sweep / "table.md").write_text(markdown(rows) + "\n")
-    return proc.returncode
+    from rlvr.plots import main as plot_main  # `rlvr plot SWEEP -o SWEEP/plot.png`
+
+    plotted = plot_main([str(sweep), "-o", str(sweep / "plot.png"), "--title", "algorithm ablation"]) if rows else 0
+    return proc.returncode or plotted
 
 
 if __name__ == "__main__":
