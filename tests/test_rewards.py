@@ -24,7 +24,7 @@ def test_shaping_adds_the_soft_overlong_penalty_and_keeps_samples_untouched():
     # max 20, buffer 4: length 10 free, 18 -> -(18 - 16) / 4 = -0.5, 20 -> -1.
     algo = AlgorithmConfig(overlong="soft_penalty", overlong_buffer=4, overlong_penalty=1.0)
     g = _group([[2] * 10, [3] * 18, [4] * 20], ["stop", "stop", "length"])
-    scored = shape_rewards(g, _verdicts([1.0, 1.0, 0.0]), algo, max_tokens=20)
+    scored = shape_rewards(g, _verdicts([1.0, 1.0, 0.0]), algo)
     assert scored.rewards == [1.0, 0.5, -1.0]
     assert scored.correct == [True, True, False] and scored.repetition_penalty == [0.0, 0.0, 0.0]
     assert not hasattr(g.samples[0], "reward")  # nothing is written into the samples
@@ -33,7 +33,7 @@ def test_shaping_adds_the_soft_overlong_penalty_and_keeps_samples_untouched():
 def test_shaping_subtracts_the_repetition_penalty():
     # [5,6,7,8] has no loop; [1,2,1,2] loops over the whole response: f = 1 -> penalty coef * 1 = 0.5.
     algo = AlgorithmConfig(repetition=RepetitionConfig(enabled=True, coef=0.5))
-    scored = shape_rewards(_group([[5, 6, 7, 8], [1, 2, 1, 2]]), _verdicts([1.0, 1.0]), algo, max_tokens=20)
+    scored = shape_rewards(_group([[5, 6, 7, 8], [1, 2, 1, 2]]), _verdicts([1.0, 1.0]), algo)
     assert scored.repetition_penalty == [0.0, 0.5] and scored.rewards == [1.0, 0.5]
 
 
@@ -52,8 +52,8 @@ def test_filter_on_reward_or_on_correctness():
 
 def test_batch_advantages_are_group_relative_over_the_kept_groups():
     algo = AlgorithmConfig(reward_scale=10.0, overlong="mask")  # the olmorl preset's values
-    a = shape_rewards(_group([[2], [3], [4]], pid="a"), _verdicts([1.0, 0.0, 0.0]), algo, 20)
-    b = shape_rewards(_group([[2], [3]], pid="b"), _verdicts([0.0, 0.0]), algo, 20)
+    a = shape_rewards(_group([[2], [3], [4]], pid="a"), _verdicts([1.0, 0.0, 0.0]), algo)
+    b = shape_rewards(_group([[2], [3]], pid="b"), _verdicts([0.0, 0.0]), algo)
     batch = make_batch([a, b], [a], algo)
     # centered: 10 * (r - mean) = 10 * [2/3, -1/3, -1/3]
     assert batch.advantages == pytest.approx([20 / 3, -10 / 3, -10 / 3], rel=1e-6)
