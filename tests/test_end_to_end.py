@@ -81,15 +81,22 @@ def _untimed(path):
 def test_same_seed_same_metrics_and_validation_every_step(tmp_path, cache):
     """Reproducibility (issue 10): one config and seed, run twice, give identical metrics.jsonl apart from
     timings. The default preset runs asynchronously (async_steps=1) with active sampling, so both are covered;
-    eval.every=1 also puts a validation line after every step (evals before, after steps 1, 2 and at the end)."""
+    eval.every=1 also puts a validation line after every step (before, after step 1 and at the end).
+
+    The one wall-clock dependence left is the verifier's: a symbolic comparison cut at the math verifier's
+    1.5 s budget scores 0 with an error, and on a loaded machine that differs from run to run (seen here:
+    eval/errors 2 vs 0, everything else identical). The budgets are raised so that every item is decided.
+    """
     runs = []
+    budgets = ["reward.verifier=math", "+reward.options.timeout_s=60", "reward.timeout_s=120"]
     for name in ("a", "b"):
         run = tmp_path / name
-        proc = _rlvr(["train", *SHORT, "steps=3", "eval.every=1", "eval.samples=2", "eval.temperature=1.0",
+        proc = _rlvr(["train", *SHORT, *budgets, "steps=2", "eval.every=1", "eval.samples=2", "eval.temperature=1.0",
                       "save_checkpoint=false", f"hydra.run.dir={run}"], cache)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         runs.append(_untimed(run / "metrics.jsonl"))
     first, second = runs
-    assert [m["step"] for m in first if "eval/accuracy" in m] == [0, 1, 2, 3]
-    assert sum("train/reward_mean" in m for m in first) == 3
+    assert [m["step"] for m in first if "eval/accuracy" in m] == [0, 1, 2]
+    assert sum("train/reward_mean" in m for m in first) == 2
+    assert all(m.get("eval/errors", 0) == 0 and m.get("train/verifier_errors", 0) == 0 for m in first)
     assert first == second
