@@ -54,19 +54,22 @@ class RewardScorer:
                                  import_modules=list(import_modules))
 
     def score(self, group: Group) -> Verdicts:
-        req = group.request
-        name = self.override or req.verifier
-        items = [
-            ScoreItem(verifier=name, response=s.response_text, ground_truth=req.ground_truth, prompt=req.prompt,
-                      metadata={**req.metadata, "sample_id": f"{req.step}:{req.prompt_id}:{k}"})
-            for k, s in enumerate(group.samples)
-        ]
-        results = self.pool.score(items)
+        results = self.pool.score(score_items(group, self.override))
         return Verdicts([float(r.reward) for r in results], [bool(r.correct) for r in results],
                         [r.error for r in results])
 
     def close(self) -> None:
         self.pool.close()
+
+
+def score_items(group: Group, verifier_override: str = "") -> list[ScoreItem]:
+    """The verifier's work items for a group. `sample_id` (what the random verifier draws from) includes the
+    request uid: a prompt drawn twice in one step gets two independent sets of rewards."""
+    req = group.request
+    name = verifier_override or req.verifier
+    return [ScoreItem(verifier=name, response=s.response_text, ground_truth=req.ground_truth, prompt=req.prompt,
+                      metadata={**req.metadata, "sample_id": f"{req.step}:{req.prompt_id}:{req.uid}:{k}"})
+            for k, s in enumerate(group.samples)]
 
 
 @dataclasses.dataclass(frozen=True)

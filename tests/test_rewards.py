@@ -114,3 +114,12 @@ def test_a_response_ending_on_the_stop_string_is_not_a_loop():
     loop = _group([[1, 2, 1, 2, 9, 9]])
     loop.samples[0].stop_tokens = 2
     assert shape_rewards(loop, _verdicts([1.0]), campo).repetition_penalty == [1.0]  # the body [1,2,1,2] loops
+
+
+def test_a_prompt_drawn_twice_in_a_step_gets_independent_sample_ids():
+    from rlvr.rewards import score_items
+
+    first, second = _group([[2], [3]]), _group([[2], [3]])
+    second.request.uid = 1
+    ids = [i.metadata["sample_id"] for g in (first, second) for i in score_items(g, "random")]
+    assert len(set(ids)) == 4 and all(i.verifier == "random" for i in score_items(first, "random"))
