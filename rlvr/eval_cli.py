@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default="", help="prompt template with {question}")
     p.add_argument("--verifier", default="math", help="verifier for rows without one")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--pass-k", type=int, default=0, help="k of pass@k and maj@k (0: equal to -n; at most -n)")
+    p.add_argument("--pass-k", type=int, default=0, help="k of the unbiased pass@k and of maj@k (0: equal to --samples; at most --samples)")
     p.add_argument("-o", "--output", default="", help="write per-sample JSONL here")
     return p
 
