@@ -82,7 +82,8 @@ class RolloutConfig:
     prompts_per_step: int = 16  # prompt groups per optimizer step
     max_tokens: int = 32  # response length cap (a length schedule may override it)
     temperature: float = 1.0  # sampling temperature (learner log-probs use the same)
-    top_p: float = 1.0  # nucleus sampling
+    top_p: float = 1.0  # nucleus sampling (< 1 only with tis=none, old_logprobs=learner, async_steps=0)
+    top_k: int = 0  # top-k sampling, 0: off (> 0 only with tis=none, old_logprobs=learner, async_steps=0)
     stop: list[str] = field(default_factory=list)  # extra stop strings; the dataset's own stops are added
     async_steps: int = 1  # use groups sampled at most this many policy versions ago
     max_model_len: int = 256  # vLLM context length
@@ -129,7 +130,8 @@ class RewardConfig:
 class EvalConfig:
     every: int = 0  # evaluate every N steps (0: only before and after training)
     temperature: float = 0.0  # 0: greedy
-    samples: int = 1  # samples per prompt (avg@k)
+    samples: int = 1  # n: samples per prompt (eval/accuracy is avg@n)
+    pass_k: int = 0  # k of the unbiased pass@k and of maj@k over the n samples (0: k = n; must be <= n)
     max_tokens: int = 32  # response cap at eval
 
 
@@ -168,7 +170,7 @@ class TrainConfig:
     progress: bool = True  # tqdm progress bar on the terminal
 
     def validate(self) -> None:
-        """Enum-like values checked before anything starts (the schema only checks types)."""
+        """Enum-like values and combinations checked before anything starts (the schema only checks types)."""
         self.learner.validate()
         self.algorithm.validate()
         self.data.validate()
@@ -176,6 +178,36 @@ class TrainConfig:
             check_choice("logger", name, LOGGERS)
         if self.tracker.wandb_mode:
             check_choice("tracker.wandb_mode", self.tracker.wandb_mode, ("online", "offline", "disabled"))
+        check_truncated_sampling(self)
+        if not 0 <= self.eval.pass_k <= max(1, self.eval.samples):
+            raise ValueError(f"eval.pass_k={self.eval.pass_k} must be between 0 (= eval.samples) and "
+                             f"eval.samples={self.eval.samples}")
+
+
+def corrects_staleness(cfg: TrainConfig) -> bool:
+    """Whether samples drawn by an older policy (async_steps >= 1) are corrected for: by truncated
+    importance sampling with the engine's log-probs, or by the engine's log-probs as the ratio's denominator."""
+    return cfg.algorithm.tis != "none" or cfg.algorithm.old_logprobs == "engine"
+
+
+def check_truncated_sampling(cfg: TrainConfig) -> None:
+    """Reject top_p < 1 / top_k > 0 wherever the engine's log-probs enter the loss.
+
+    vLLM logs the log-prob under the truncated (renormalised) distribution it sampled from, the learner
+    computes the full softmax: TIS weights and an engine-denominator ratio would be biased, and an
+    asynchronous run has no unbiased correction at all.
+    """
+    ro, algo = cfg.rollout, cfg.algorithm
+    for key, active in (("rollout.top_p", ro.top_p < 1.0), ("rollout.top_k", ro.top_k > 0)):
+        if not active:
+            continue
+        if algo.tis != "none" or algo.old_logprobs == "engine" or ro.async_steps > 0:
+            value = ro.top_p if key == "rollout.top_p" else ro.top_k
+            raise ValueError(
+                f"{key}={value}: vLLM's log-probs of truncated sampling are not the learner's, which biases "
+                f"algorithm.tis={algo.tis!r} / algorithm.old_logprobs={algo.old_logprobs!r} / "
+                f"rollout.async_steps={ro.async_steps}; use it only with algorithm.tis=none, "
+                f"algorithm.old_logprobs=learner and rollout.async_steps=0")
 
 
 def register_configs() -> None:

@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default="", help="prompt template with {question}")
     p.add_argument("--verifier", default="math", help="verifier for rows without one")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pass-k", type=int, default=0, help="k of the unbiased pass@k and of maj@k (0: equal to --samples; at most --samples)")
     p.add_argument("-o", "--output", default="", help="write per-sample JSONL here")
     return p
 
@@ -55,7 +56,8 @@ def main(argv: list[str]) -> int:
                 f.write(json.dumps({"prompt": s.row.prompt, "response": s.text, "ground_truth": s.row.ground_truth,
                                     "reward": s.result.reward, "correct": s.result.correct,
                                     "error": s.result.error}) + "\n")
-    summary = summarize(scored, max(1, args.samples))
+    n = max(1, args.samples)
+    summary = summarize(scored, n, min(n, args.pass_k or n))
     print(json.dumps({"model": args.model, "data": args.data, "prompts": len(prompts.rows), **summary}, indent=2))
     return 0
 

@@ -1,6 +1,6 @@
-"""Held-out evaluation, the one scorer: avg@k, pass@k and maj@k over a prompt set.
+"""Held-out evaluation, the one scorer: avg@n, the unbiased pass@k and maj@k (k <= n) over a prompt set.
 
-``evaluate(generate, prompts, ...)`` samples ``k`` responses per prompt with whatever ``generate`` is and
+``evaluate(generate, prompts, ...)`` samples ``n`` responses per prompt with whatever ``generate`` is and
 scores every one in the verifier pool, under its hard per-item timeout. Three generators fit:
 
 * the trainer's engine pool, ``EnginePool.generate`` (Ray actors, current weights);
@@ -14,6 +14,7 @@ measured with the real verifier (``verifier_override`` exists for a caller that 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections import Counter
 from typing import Any, Callable, Sequence
@@ -35,12 +36,19 @@ class ScoredSample:
 
 
 def evaluate(generate: Generate, prompts: PromptSet, *, samples: int, temperature: float, max_tokens: int,
-             stop: list[str], pool: VerifierPool, seed: int, verifier_override: str = "") -> dict[str, float]:
-    """eval/accuracy (avg@k), eval/pass@k, eval/maj@k, eval/reward_mean, eval/errors, eval/response_chars_mean."""
-    k = max(1, int(samples))
-    scored = sample_and_score(generate, prompts, samples=k, temperature=temperature, max_tokens=max_tokens,
+             stop: list[str], pool: VerifierPool, seed: int, verifier_override: str = "",
+             pass_k: int = 0) -> dict[str, float]:
+    """eval/accuracy (avg@n), eval/pass@k, eval/maj@k, eval/reward_mean, eval/errors, eval/response_chars_mean.
+
+    n = ``samples`` responses per prompt; k = ``pass_k`` (0: k = n), k <= n.
+    """
+    n = max(1, int(samples))
+    k = int(pass_k) or n
+    if not 1 <= k <= n:
+        raise ValueError(f"eval.pass_k={pass_k} must be between 1 and eval.samples={n} (0: equal to it)")
+    scored = sample_and_score(generate, prompts, samples=n, temperature=temperature, max_tokens=max_tokens,
                               stop=stop, pool=pool, seed=seed, verifier_override=verifier_override)
-    return summarize(scored, k)
+    return summarize(scored, n, k)
 
 
 def sample_and_score(generate: Generate, prompts: PromptSet, *, samples: int, temperature: float, max_tokens: int,
@@ -61,22 +69,63 @@ def sample_and_score(generate: Generate, prompts: PromptSet, *, samples: int, te
     return [ScoredSample(row, text, result) for (row, text), result in zip(texts, results)]
 
 
-def summarize(scored: Sequence[ScoredSample], k: int) -> dict[str, float]:
-    """avg@k (mean correctness), pass@k (any correct) and maj@k (the most common extracted answer is correct)."""
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k estimator from n samples with c correct (Chen et al. 2021, Codex, Eq. 1):
+
+        pass@k = 1 - C(n - c, k) / C(n, k)
+
+    the probability that k samples drawn without replacement from the n include a correct one.
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def majority_correct(chunk: Sequence[VerifierResult]) -> bool:
+    """Whether the most common extracted answer of ``chunk`` is a correct one (ties: the answer seen first).
+
+    A sample without an extracted answer casts no vote; a chunk without votes is not correct.
+    """
+    votes = Counter(str(r.details["extracted"]) for r in chunk if r.details.get("extracted") is not None)
+    if not votes:
+        return False
+    top, _ = votes.most_common(1)[0]
+    return any(r.correct for r in chunk if str(r.details.get("extracted")) == top)
+
+
+def maj_at_k(groups: Sequence[Sequence[VerifierResult]], k: int) -> float | None:
+    """maj@k: mean over prompts of the majority vote's correctness in disjoint chunks of k of its n samples
+    (each chunk an independent draw of k, so the mean estimates maj@k without bias; the n % k left over
+    are not used). None ("not applicable") when no verifier in the set names its answer in
+    ``details["extracted"]``: a vote count of 0 would read as "always wrong"."""
+    if not any("extracted" in r.details for g in groups for r in g):
+        return None
+    per_prompt = []
+    for g in groups:
+        chunks = [g[i : i + k] for i in range(0, len(g) - k + 1, k)]
+        per_prompt.append(sum(majority_correct(c) for c in chunks) / len(chunks))
+    return sum(per_prompt) / max(1, len(per_prompt))
+
+
+def summarize(scored: Sequence[ScoredSample], n: int, k: int | None = None) -> dict[str, float]:
+    """avg@n (mean correctness), the unbiased pass@k and maj@k over prompts of n samples each (k <= n).
+
+    maj@k counts only prompts whose verifier names its extracted answer (``details["extracted"]``, e.g.
+    math); with none of those the key is left out (not applicable), never reported as 0.
+    """
+    k = n if k is None else k
     results = [s.result for s in scored]
-    n = len(results) // k
-    passed = majority = 0
-    for i in range(n):
-        chunk = results[i * k : (i + 1) * k]
-        passed += any(r.correct for r in chunk)
-        answers = Counter(str(r.details.get("extracted")) for r in chunk if r.details.get("extracted") is not None)
-        if answers:
-            top, _ = answers.most_common(1)[0]
-            majority += any(r.correct for r in chunk if str(r.details.get("extracted")) == top)
+    prompts = [results[i : i + n] for i in range(0, len(results), n)]
+    verifiers = [scored[i].row.verifier for i in range(0, len(scored), n)]
     total = max(1, len(results))
-    out = {"eval/accuracy": sum(r.correct for r in results) / total, f"eval/pass@{k}": passed / max(1, n),
-           f"eval/maj@{k}": majority / max(1, n), "eval/reward_mean": sum(r.reward for r in results) / total,
+    out = {"eval/accuracy": sum(r.correct for r in results) / total,
+           f"eval/pass@{k}": sum(pass_at_k(len(g), sum(r.correct for r in g), k) for g in prompts) / max(1, len(prompts)),
+           "eval/reward_mean": sum(r.reward for r in results) / total,
            "eval/errors": float(sum(r.error is not None for r in results))}
+    naming = {v for v, g in zip(verifiers, prompts) if any("extracted" in r.details for r in g)}
+    majority = maj_at_k([g for v, g in zip(verifiers, prompts) if v in naming], k)
+    if majority is not None:
+        out[f"eval/maj@{k}"] = majority
     if scored:
         out["eval/response_chars_mean"] = sum(len(s.text) for s in scored) / len(scored)
     return out

@@ -38,7 +38,10 @@ from rlvr.train_app import compose, train
 # 8 prompts per step, and learner.lr=1e-4, chosen when the learner's default was 1e-3 (which collapsed RL-Zero
 # on these ~1M-parameter bases); the default is now 2e-4 and the choice is re-examined by the lr sweep of the
 # 'results a researcher can trust' issue.
-RL_DEFAULTS = ["progress=false", "rollout.prompts_per_step=8", "learner.lr=1e-4"]
+# 64-token budgets: the midtrained model answers with a one-line explanation (43-53 tokens), which the
+# default experiment's 32 would truncate to a score of 0 (issue 10); both RL-Zero runs use the same budgets.
+RL_DEFAULTS = ["progress=false", "rollout.prompts_per_step=8", "learner.lr=1e-4", "rollout.max_tokens=64",
+               "eval.max_tokens=64"]
 RL_OVERRIDE = re.compile(r"^([+~]*)rl\.(.+)$")
 
 

@@ -54,19 +54,22 @@ class RewardScorer:
                                  import_modules=list(import_modules))
 
     def score(self, group: Group) -> Verdicts:
-        req = group.request
-        name = self.override or req.verifier
-        items = [
-            ScoreItem(verifier=name, response=s.response_text, ground_truth=req.ground_truth, prompt=req.prompt,
-                      metadata={**req.metadata, "sample_id": f"{req.step}:{req.prompt_id}:{k}"})
-            for k, s in enumerate(group.samples)
-        ]
-        results = self.pool.score(items)
+        results = self.pool.score(score_items(group, self.override))
         return Verdicts([float(r.reward) for r in results], [bool(r.correct) for r in results],
                         [r.error for r in results])
 
     def close(self) -> None:
         self.pool.close()
+
+
+def score_items(group: Group, verifier_override: str = "") -> list[ScoreItem]:
+    """The verifier's work items for a group. `sample_id` (what the random verifier draws from) includes the
+    request uid: a prompt drawn twice in one step gets two independent sets of rewards."""
+    req = group.request
+    name = verifier_override or req.verifier
+    return [ScoreItem(verifier=name, response=s.response_text, ground_truth=req.ground_truth, prompt=req.prompt,
+                      metadata={**req.metadata, "sample_id": f"{req.step}:{req.prompt_id}:{req.uid}:{k}"})
+            for k, s in enumerate(group.samples)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,23 +83,31 @@ class ScoredGroup:
     repetition_penalty: list[float]  # 0.0 per sample when the penalty is off
 
 
-def shape_rewards(group: Group, verdicts: Verdicts, algo: AlgorithmConfig, max_tokens: int) -> ScoredGroup:
-    """Add the configured shaping terms to the verifier rewards (step 2 of the module docstring)."""
+def shape_rewards(group: Group, verdicts: Verdicts, algo: AlgorithmConfig) -> ScoredGroup:
+    """Add the configured shaping terms to the verifier rewards (step 2 of the module docstring).
+
+    The over-long penalty uses the budget the group was sampled with (`request.max_tokens`), not the
+    current stage's: with asynchronous generation a group can come from the stage before. The loop
+    detector reads each response's body, without the tokens of a matched stop string (a response ending
+    on "\n\n" has not looped).
+    """
     samples = group.samples
     rewards = list(verdicts.reward)
     penalties = [0.0] * len(samples)
     if algo.repetition.enabled:
-        width = max(1, max(len(s.response_ids) for s in samples))
+        bodies = [s.body_ids for s in samples]
+        width = max(1, max(len(b) for b in bodies))
         ids = torch.zeros((len(samples), width), dtype=torch.long)
-        for i, s in enumerate(samples):
-            ids[i, : len(s.response_ids)] = torch.tensor(s.response_ids, dtype=torch.long)
-        lengths = torch.tensor([len(s.response_ids) for s in samples])
+        for i, body in enumerate(bodies):
+            ids[i, : len(body)] = torch.tensor(body, dtype=torch.long)
+        lengths = torch.tensor([len(b) for b in bodies])
         truncated = torch.tensor([s.truncated for s in samples])
         penalties = [float(p) for p in repetition_penalty(ids, lengths, truncated, algo.repetition).tolist()]
         rewards = [r - p for r, p in zip(rewards, penalties)]
     if algo.overlong == "soft_penalty":
+        budget = group.request.max_tokens
         lengths = torch.tensor([len(s.response_ids) for s in samples], dtype=torch.float32)
-        soft = overlong_soft_penalty(lengths, max_tokens, algo.overlong_buffer, algo.overlong_penalty)
+        soft = overlong_soft_penalty(lengths, budget, algo.overlong_buffer_for(budget), algo.overlong_penalty)
         rewards = [r + float(p) for r, p in zip(rewards, soft.tolist())]
     return ScoredGroup(group, rewards, list(verdicts.correct), list(verdicts.error), penalties)
 

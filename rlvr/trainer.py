@@ -71,12 +71,20 @@ class PromptSampler:
         return out
 
 
-def _requests(rows: list[Any], step: int, n: int, max_tokens: int) -> list[GroupRequest]:
+def _requests(rows: list[Any], step: int, n: int, max_tokens: int, first_uid: int) -> list[GroupRequest]:
+    """One request per row; `uid`s count on from `first_uid`, so a prompt drawn twice gets two groups."""
     return [
         GroupRequest(prompt_id=str(r.id), prompt=r.prompt, prompt_ids=list(r.prompt_ids), ground_truth=r.ground_truth,
-                     verifier=r.verifier, step=step, n=n, max_tokens=max_tokens, metadata=dict(r.metadata))
-        for r in rows
+                     verifier=r.verifier, step=step, n=n, max_tokens=max_tokens, metadata=dict(r.metadata),
+                     uid=first_uid + i)
+        for i, r in enumerate(rows)
     ]
+
+
+def in_dispatch_order(groups: list[ScoredGroup]) -> list[ScoredGroup]:
+    """Groups sorted by request uid: arrival order depends on timing (several engines, which responses
+    finish first), dispatch order does not, so a step's batch is the same in every run."""
+    return sorted(groups, key=lambda g: g.group.request.uid)
 
 
 Probe = tuple[ray.ObjectRef | None, list[list[float]]]  # (engine log-probs ref, learner log-probs)
@@ -116,6 +124,7 @@ class Trainer:
         self.queue = Queue()
         self.stream = GroupStream(self.queue, cfg.rollout.async_steps)
         self.version = 0
+        self.next_uid = 0  # GroupRequest.uid of the next request
         self.gen_refs: dict[int, list[ray.ObjectRef]] = {}
         self.expected: dict[int, int] = {}
         self._pending_sync: list[ray.ObjectRef] = []  # the last weight update, awaited when its line is logged
@@ -169,7 +178,8 @@ class Trainer:
         """Held-out eval with the engines' current weights; logs its line and returns the accuracy."""
         ev = self.cfg.eval
         scores = evaluate(self.engines.generate, self.eval_set, samples=ev.samples, temperature=ev.temperature,
-                          max_tokens=ev.max_tokens, stop=self.stop, pool=self.scorer.pool, seed=self.cfg.seed)
+                          max_tokens=ev.max_tokens, stop=self.stop, pool=self.scorer.pool, seed=self.cfg.seed,
+                          pass_k=ev.pass_k)
         self.metrics.log({"step": step, **scores})
         if step == 0:
             log.info("base eval accuracy %.3f", scores["eval/accuracy"])
@@ -185,7 +195,8 @@ class Trainer:
     # ------------------------------------------------------------ dispatch
     def _dispatch(self, step: int, count: int) -> None:
         rows = self.sampler.take(count)
-        reqs = _requests(rows, step, self.cfg.rollout.group_size, self.schedule.max_tokens)
+        reqs = _requests(rows, step, self.cfg.rollout.group_size, self.schedule.max_tokens, self.next_uid)
+        self.next_uid += len(reqs)
         self.gen_refs.setdefault(step, []).extend(self.engines.dispatch(reqs, self.stop, self.queue))
         self.expected[step] = self.expected.get(step, 0) + len(reqs)
 
@@ -209,7 +220,7 @@ class Trainer:
         while True:
             for group in self.stream.arrivals(step, self.expected.pop(step, 0), check=self._check_engines):
                 verdicts = self.scorer.score(group)  # overlaps the engines still sampling the rest
-                shaped = shape_rewards(group, verdicts, algo, self.schedule.max_tokens)
+                shaped = shape_rewards(group, verdicts, algo)
                 scored.append(shaped)
                 if keep_group(shaped, algo):
                     kept.append(shaped)
@@ -217,6 +228,7 @@ class Trainer:
             if not algo.active_sampling or len(kept) >= quota or tries >= algo.max_sampling_tries:
                 break
             self._dispatch(step, quota - len(kept))
+        scored, kept = in_dispatch_order(scored), in_dispatch_order(kept)
         if algo.active_sampling:
             kept = kept[:quota]
         gen = ray.get(self.gen_refs.pop(step, []))
@@ -238,7 +250,7 @@ class Trainer:
         shard_sets = [policy_shards(samples[i::k], advantages[i::k], self.learner.num_workers,
                                     cfg.learner.micro_batch_size, self.pad_id, batch.drop_truncated)
                       for i in range(k)]
-        if k > 1:
+        if k > 1 and algo.old_logprobs == "learner":
             # Several optimizer steps per batch: the ratio's denominator is the policy before the first.
             for shards in shard_sets:
                 olds = self.learner.logprobs(shards, cfg.rollout.temperature)
@@ -252,7 +264,7 @@ class Trainer:
                 continue
             ctx = PolicyStep(algorithm=algo, eps_low=self.schedule.eps_low, eps_high=self.schedule.eps_high,
                              global_tokens=tokens, global_seqs=seqs, temperature=cfg.rollout.temperature,
-                             agg_constant=algo.loss_agg_constant or float(self.schedule.max_tokens))
+                             agg_constant=algo.loss_agg_constant or float(self.schedule.max_tokens))  # fallback only
             out = self.learner.train_step(shards, policy_objective, ctx)
             for key, v in out.items():
                 totals[key] = totals.get(key, 0.0) + v if key not in ("lr", "grad_norm") else v

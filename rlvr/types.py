@@ -23,8 +23,9 @@ class GroupRequest:
     verifier: str
     step: int
     n: int
-    max_tokens: int
+    max_tokens: int  # the budget this group is sampled with (its over-long penalty and divisor use it)
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    uid: int = 0  # dispatch serial number, unique within a run: the same prompt may be drawn twice in a step
 
 
 @dataclasses.dataclass
@@ -37,6 +38,13 @@ class Sample:
     response_text: str
     rollout_logprobs: list[float]  # vLLM's log-prob of each sampled token
     finish_reason: str  # "stop" (EOS / stop string) or "length" (truncated)
+    stop_tokens: int = 0  # trailing response tokens that spell the matched stop string (not the answer's body)
+    max_tokens: int = 0  # the budget it was sampled with (0: unknown)
+
+    @property
+    def body_ids(self) -> list[int]:
+        """The response without the tokens of its matched stop string (what a loop detector should read)."""
+        return list(self.response_ids[: len(self.response_ids) - self.stop_tokens])
 
     @property
     def truncated(self) -> bool:

@@ -60,3 +60,36 @@ def test_learner_defaults_are_the_only_defaults():
     # one place: the worker reads LearnerConfig fields, it has no fallbacks of its own
     cfg = compose([])
     assert cfg.learner.lr == 2e-4 and cfg.learner.warmup_steps == 5 and cfg.algorithm.filter_on == "reward"
+
+
+PRESETS = ["olmorl", "grpo", "dapo", "dr_grpo", "campo", "campo_released"]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_corrects_staleness_or_runs_synchronously(name):
+    """Issue 10: a preset that samples asynchronously (async_steps >= 1) corrects the staleness, by TIS with
+    the engine's log-probs or by the engine's log-probs as the PPO ratio's denominator; and its file says which."""
+    from rlvr.config import corrects_staleness
+    from rlvr.paths import CONF_DIR
+
+    cfg = compose([f"algorithm={name}"])
+    assert cfg.rollout.async_steps == 0 or corrects_staleness(cfg), name
+    text = (CONF_DIR / "algorithm" / f"{name}.yaml").read_text()
+    assert "off-policy:" in text and "Inert at these settings" in text
+
+
+@pytest.mark.parametrize("override", ["rollout.top_p=0.9", "rollout.top_k=20"])
+@pytest.mark.parametrize("preset", ["algorithm=olmorl", "algorithm=grpo"])
+def test_truncated_sampling_is_rejected_where_engine_logprobs_enter_the_loss(override, preset):
+    key = override.split("=")[0]
+    with pytest.raises(ValueError, match=f"{key}=.*not the learner's"):
+        compose([preset, override])
+    # allowed where the loss never reads the engine's log-probs: no TIS, learner denominator, synchronous
+    ok = compose([preset, override, "algorithm.tis=none", "algorithm.old_logprobs=learner", "rollout.async_steps=0"])
+    assert ok.rollout.top_p < 1 or ok.rollout.top_k > 0
+
+
+def test_eval_pass_k_must_not_exceed_the_samples():
+    with pytest.raises(ValueError, match="eval.pass_k=3"):
+        compose(["eval.samples=2", "eval.pass_k=3"])
+    assert compose(["eval.samples=4", "eval.pass_k=2"]).eval.pass_k == 2

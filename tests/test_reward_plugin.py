@@ -19,7 +19,7 @@ def test_config_names_the_plugin_verifier():
     scorer = RewardScorer(cfg.reward.verifier, dict(cfg.reward.options), 10.0, 1)
     try:
         g = _group(["Paris", "London", "paris"])
-        scored = shape_rewards(g, scorer.score(g), cfg.algorithm, max_tokens=8)
+        scored = shape_rewards(g, scorer.score(g), cfg.algorithm)
         assert scored.rewards[:2] == [1.0, 0.0]
         assert keep_group(scored, cfg.algorithm)
         batch = make_batch([scored], [scored], cfg.algorithm)

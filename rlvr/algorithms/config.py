@@ -18,6 +18,7 @@ OVERLONG_MODES = ("none", "mask", "soft_penalty")
 RETIRE_SCOPES = ("epoch", "run")
 FILTER_ON = ("reward", "correct")
 PENALTY_FORMS = ("fraction", "constant")
+OLD_LOGPROBS = ("learner", "engine")
 
 
 def check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
@@ -56,17 +57,19 @@ class AlgorithmConfig:
     dual_clip_c: float | None = None  # dual-clip bound for negative advantages (None: off; CAMPO code 10.0)
     tis: str = "token"  # truncated importance sampling learner vs vLLM: none | token | sequence
     tis_cap: float = 2.0  # upper cap of the TIS weight
+    old_logprobs: str = "learner"  # PPO ratio denominator: learner (the policy before this step) | engine (vLLM's, sampling policy)
     kl_coef: float = 0.0  # KL to the reference policy (0: off, no reference model is loaded)
     kl_estimator: str = "k3"  # k1 | k2 | k3
     entropy_coef: float = 0.0  # entropy bonus coefficient (0: off)
     loss_agg: str = "token"  # token (OlmoRL/DAPO) | seq_mean (GRPO) | constant (Dr. GRPO)
-    loss_agg_constant: float = 0.0  # Dr. GRPO denominator per sequence; 0 means the current max_tokens
+    loss_agg_constant: float = 0.0  # Dr. GRPO denominator per sequence; 0 means the budget the sequence was sampled with
     filter_zero_std: bool = True  # drop groups without learning signal (judged as `filter_on` says)
     filter_on: str = "reward"  # reward (shaped rewards all equal) | correct (DAPO/CAMPO: keep iff 0 < #correct < G)
     active_sampling: bool = False  # keep drawing prompts until the batch has its quota of groups with signal
     max_sampling_tries: int = 4  # active sampling: at most this many prompt batches per step
     overlong: str = "none"  # none | mask (truncated responses out of the loss) | soft_penalty (DAPO)
-    overlong_buffer: int = 16  # soft_penalty: tokens before the limit where the penalty ramps up
+    overlong_buffer: int = 0  # soft_penalty: tokens before the limit where the penalty ramps up (0: use the fraction)
+    overlong_buffer_frac: float = 0.2  # soft_penalty with overlong_buffer=0: buffer = this x the group's budget (DAPO 4096/20480)
     overlong_penalty: float = 1.0  # soft_penalty: penalty at the limit
     retire_solved: bool = False  # drop prompts solved by every sample for the rest of the epoch
     retire_pass_rate: float = 1.0  # pass rate at or above which a prompt is retired
@@ -78,6 +81,13 @@ class AlgorithmConfig:
         """Check the enum-like fields (a typo would otherwise fail at the first step, or never)."""
         for key, allowed in (("advantage", ADVANTAGE_KINDS), ("loss_agg", LOSS_AGG_MODES), ("tis", TIS_LEVELS),
                              ("kl_estimator", KL_ESTIMATORS), ("overlong", OVERLONG_MODES),
-                             ("retire_scope", RETIRE_SCOPES), ("filter_on", FILTER_ON)):
+                             ("retire_scope", RETIRE_SCOPES), ("filter_on", FILTER_ON),
+                             ("old_logprobs", OLD_LOGPROBS)):
             check_choice(f"algorithm.{key}", getattr(self, key), allowed)
         check_choice("algorithm.repetition.form", self.repetition.form, PENALTY_FORMS)
+        if not 0.0 < self.overlong_buffer_frac <= 1.0:
+            raise ValueError(f"algorithm.overlong_buffer_frac={self.overlong_buffer_frac} must be in (0, 1]")
+
+    def overlong_buffer_for(self, max_tokens: int) -> float:
+        """The soft over-long buffer (tokens) for a group sampled with budget `max_tokens`."""
+        return float(self.overlong_buffer) if self.overlong_buffer > 0 else self.overlong_buffer_frac * max_tokens

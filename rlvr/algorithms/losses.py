@@ -174,7 +174,7 @@ def aggregate(
     *,
     global_tokens: float | None = None,
     global_seqs: float | None = None,
-    constant: float | None = None,
+    constant: float | Tensor | None = None,
     segment_ids: Tensor | None = None,
 ) -> Tensor:
     """This micro-batch's share of the optimizer-step loss, so that summing the shares of every
@@ -183,6 +183,9 @@ def aggregate(
     token    (OlmoRL, DAPO, CAMPO): sum_{all tokens} l / global_tokens
     seq_mean (GRPO):                (1 / global_seqs) * sum_i (1/|o_i|) sum_{t in o_i} l_t
     constant (Dr. GRPO):            sum_{all tokens} l / (global_seqs * constant)
+
+    ``constant`` is a float, or a tensor broadcastable to ``per_token_loss`` (e.g. ``[B, 1]``) giving each
+    sequence its own divisor C_i (the budget it was sampled with): sum_i sum_{t in o_i} l_t / (global_seqs * C_i).
 
     ``global_tokens`` is the number of response tokens in the whole step across all workers and
     accumulation steps, ``global_seqs`` the number of responses (with at least one response token).
@@ -206,6 +209,10 @@ def aggregate(
         seq_len = _segment_sum_broadcast(ones, mask, segment_ids)
         return torch.where(mask, masked / seq_len.clamp_min(1.0), torch.zeros_like(masked)).sum() / global_seqs
     if mode == "constant":
+        if isinstance(constant, Tensor):
+            if not bool((constant > 0).all()):
+                raise ValueError("loss_agg=constant needs positive per-sequence divisors (the sampled budgets)")
+            return (masked / constant).sum() / global_seqs
         if constant is None or constant <= 0:
             raise ValueError(f"loss_agg=constant needs a positive constant (max_tokens), got {constant}")
         return masked.sum() / (global_seqs * constant)
@@ -224,7 +231,7 @@ def policy_loss(
     eps_high: float,
     global_tokens: float | None = None,
     global_seqs: float | None = None,
-    agg_constant: float | None = None,
+    agg_constant: float | Tensor | None = None,
     ref_logp: Tensor | None = None,
     entropy: Tensor | None = None,
     segment_ids: Tensor | None = None,

@@ -62,7 +62,7 @@ def dynamic_sampling_keep(correct: Tensor, group_ids: Tensor, *, keep_singletons
     return keep
 
 
-def overlong_soft_penalty(lengths: Tensor, max_tokens: int, buffer: int, factor: float) -> Tensor:
+def overlong_soft_penalty(lengths: Tensor, max_tokens: int, buffer: float, factor: float) -> Tensor:
     """DAPO soft overlong punishment, a reward term <= 0 to ADD to the reward:
 
         0                                      if len <= max_tokens - buffer

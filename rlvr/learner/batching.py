@@ -87,6 +87,7 @@ def policy_tensors(samples: Sequence[Sample], pad_id: int, advantages: Sequence[
         "loss_mask": loss_mask,
         "rollout_logp": rollout_logp,
         "advantages": torch.tensor(list(advantages) if advantages is not None else [0.0] * b, dtype=torch.float32),
+        "seq_budget": torch.tensor([float(s.max_tokens) for s in samples], dtype=torch.float32),
         "num_tokens": int(sum(lengths)),
     }
 

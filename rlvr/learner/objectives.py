@@ -27,7 +27,7 @@ class PolicyStep:
     eps_high: float
     global_tokens: int  # response tokens in the loss, all workers and micro-batches
     global_seqs: int  # responses with at least one token in the loss
-    agg_constant: float  # Dr. GRPO divisor per sequence (loss_agg=constant)
+    agg_constant: float  # Dr. GRPO divisor per sequence (loss_agg=constant) for samples of unknown budget
     temperature: float  # the rollout temperature: learner log-probs are taken at the same one
 
 
@@ -64,6 +64,17 @@ def token_logprobs(model: torch.nn.Module, mb: dict[str, Any], temperature: floa
     return _gather_logprobs(logits, mb["input_ids"][:, 1:])
 
 
+def agg_divisor(mb: dict[str, Any], step: PolicyStep) -> float | torch.Tensor:
+    """Dr. GRPO's divisor: each sequence's own sampled budget ([B, 1]) when the preset names no constant and
+    every row knows its budget (a group drawn before a length-stage change keeps its stage's budget);
+    otherwise the step's constant."""
+    cfg = step.algorithm
+    budgets = mb.get("seq_budget")
+    if cfg.loss_agg == "constant" and not cfg.loss_agg_constant and budgets is not None and bool((budgets > 0).all()):
+        return budgets.to(mb["advantages"].device)[:, None]
+    return step.agg_constant
+
+
 def policy_objective(model: torch.nn.Module, mb: dict[str, Any], step: PolicyStep) -> tuple[torch.Tensor, dict[str, float]]:
     """The RL policy loss (rlvr.algorithms.losses.policy_loss) on response tokens."""
     cfg = step.algorithm
@@ -76,11 +87,11 @@ def policy_objective(model: torch.nn.Module, mb: dict[str, Any], step: PolicySte
             entropy = entropy_from_logits(logits.detach(), chunk_size=1024)
     old_logp = mb.get("old_logp")
     if old_logp is None:
-        old_logp = logp.detach()
+        old_logp = mb["rollout_logp"] if cfg.old_logprobs == "engine" else logp.detach()
     loss, stats = policy_loss(
         logp, old_logp, mb["rollout_logp"], mb["advantages"], mb["loss_mask"], cfg,
         eps_low=step.eps_low, eps_high=step.eps_high,
-        global_tokens=step.global_tokens, global_seqs=step.global_seqs, agg_constant=step.agg_constant,
+        global_tokens=step.global_tokens, global_seqs=step.global_seqs, agg_constant=agg_divisor(mb, step),
         ref_logp=mb.get("ref_logp"), entropy=entropy,
     )
     return loss, {k: float(v) for k, v in stats.items()}

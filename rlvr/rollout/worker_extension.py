@@ -20,3 +20,10 @@ class WeightLoader:
         items = list(named_tensors)
         self.model_runner.reload_weights(weights_iterator=iter(items))  # type: ignore[attr-defined]
         return len(items)
+
+    def rlvr_reseed(self, seed: int) -> None:
+        """Reseed this worker's torch generators (CPU and CUDA): unseeded requests draw from them.
+
+        Called before every sampling call, so what a call samples does not depend on the calls before it.
+        """
+        torch.manual_seed(int(seed))
