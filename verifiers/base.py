@@ -61,7 +61,8 @@ class TextVerifier:
 
     def score(self, response: str, ground_truth: Any, prompt: str | None,
               metadata: dict[str, Any] | None) -> VerifierResult:
-        raise NotImplementedError
+        """The verdict on a string response; every TextVerifier subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define score()")
 
 
 def ground_truth_object(ground_truth: Any, *, error: type[ValueError], not_json: str, not_object: str) -> dict[str, Any]:

@@ -119,7 +119,7 @@ def _parse(label: Any, expected: str) -> Any:
     try:
         return json.loads(label)
     except json.JSONDecodeError:
-        pass
+        pass  # not JSON: open-instruct also writes Python reprs (single quotes, None)
     try:
         return ast.literal_eval(label)
     except (ValueError, SyntaxError):
