@@ -170,6 +170,8 @@ def test_train_and_eval_sets_from_the_data_config():
     assert len(public.rows) == 30 and public.stop == DEFAULT_STOP
 
 
-def test_public_sets_ship_only_their_test_split():
-    with pytest.raises(DataError, match=r"gsm8k has no 'train' split here \(splits: test\); name a file"):
-        load_prompts("gsm8k", split="train")
+def test_gsm8k_ships_its_train_split_and_other_sets_only_their_test_split():
+    train = load_prompts("gsm8k", split="train")
+    assert len(train) == 7473 and train[0].ground_truth == "72"  # Natalia's clips: 48 + 24
+    with pytest.raises(DataError, match=r"minerva_math has no 'train' split here \(splits: test\); name a file"):
+        load_prompts("minerva_math", split="train")
