@@ -9,6 +9,8 @@ decorator also names a verifier defined in a module that is imported anyway (tes
 """
 from __future__ import annotations
 
+import abc
+
 import dataclasses
 import json
 from importlib import metadata
@@ -48,7 +50,7 @@ class Verifier(Protocol):
                  metadata: dict[str, Any] | None = None) -> VerifierResult: ...
 
 
-class TextVerifier:
+class TextVerifier(abc.ABC):
     """Base for class verifiers of a text response: the :class:`Verifier` call, which scores a
     response that is not a string as a failure (reward 0, ``error`` set) and hands every other one
     to :meth:`score`. ``ground_truth`` may be left out for verifiers that ignore it."""
@@ -59,10 +61,10 @@ class TextVerifier:
             return VerifierResult.failure(f"response must be a string, got {type(response).__name__}")
         return self.score(response, ground_truth, prompt, metadata)
 
+    @abc.abstractmethod
     def score(self, response: str, ground_truth: Any, prompt: str | None,
               metadata: dict[str, Any] | None) -> VerifierResult:
         """The verdict on a string response; every TextVerifier subclass defines it."""
-        raise NotImplementedError(f"{type(self).__name__} must define score()")
 
 
 def ground_truth_object(ground_truth: Any, *, error: type[ValueError], not_json: str, not_object: str) -> dict[str, Any]:
