@@ -7,15 +7,31 @@ Schemas are put into Hydra's ConfigStore by the module that defines them, before
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 from typing import Any, Callable
 
 import hydra
 from hydra._internal.utils import get_args_parser
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rlvr.paths import CONF_DIR
+
+
+
+def short_dirname(name: str, limit: int = 120) -> str:
+    """A multirun job's subdirectory name kept under the file-name limit (255 bytes): the overrides of a
+    long sweep (`rlvr train -m seed=0,1 a=... b=...`) are cut and end in a hash of the whole, so each job's
+    directory stays distinct and still reads as its overrides (the full list is in its .hydra/overrides.yaml)."""
+    if len(name.encode()) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return name.encode()[: limit - 11].decode(errors="ignore") + "_" + digest
+
+
+# conf/*.yaml name sweep subdirectories `${hydra.job.num}_${rlvr_dirname:${hydra.job.override_dirname}}`
+OmegaConf.register_new_resolver("rlvr_dirname", short_dirname, replace=True)
 
 # A --cfg check: composes the overrides and validates beyond types; returns (exit code, text printed after the config).
 Check = Callable[[list[str]], "tuple[int, str]"]

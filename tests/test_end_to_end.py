@@ -58,16 +58,22 @@ def test_train_end_to_end(tmp_path, cache):
 
 
 def test_multirun_random_reward(tmp_path, cache):
+    """The negative control as a multirun; with learner.lr=0 it must end exactly where it started (issue 10):
+    nothing but the optimizer may move the policy (no drift from weight sync, sampling state or eval)."""
     sweep = tmp_path / "sweep"
-    proc = _rlvr(["train", "-m", "seed=1,2", "reward=random", *SHORT, "steps=1", "save_checkpoint=false",
-                  f"hydra.sweep.dir={sweep}"], cache)
+    proc = _rlvr(["train", "-m", "seed=1,2", "reward=random", "learner.lr=0", *SHORT, "steps=2",
+                  "save_checkpoint=false", "eval.samples=2", "eval.temperature=1.0", f"hydra.sweep.dir={sweep}"], cache)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "metrics.jsonl").exists())
     assert len(runs) == 2
     for r in runs:
         cfg = (r / "config.yaml").read_text()
         assert "verifier: random" in cfg
-        assert any("train/reward_mean" in line for line in (r / "metrics.jsonl").read_text().splitlines())
+        lines = [json.loads(x) for x in (r / "metrics.jsonl").read_text().splitlines()]
+        assert sum("train/reward_mean" in m for m in lines) == 2
+        start, end = [{k: v for k, v in m.items() if k.startswith("eval/") and k != "eval/seconds"}
+                      for m in lines if "eval/accuracy" in m]
+        assert start == end  # sampled eval (n=2, T=1): the same weights and the same reseeded draws
 
 
 TIMING = ("time/", "tokens_per_s", "samples_per_s")  # wall-clock figures: the only keys allowed to differ

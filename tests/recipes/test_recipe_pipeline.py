@@ -57,3 +57,54 @@ def test_the_table_shows_every_stage_and_the_verdict():
     assert "RL-Zero from midtrained" in lines[5] and "60.0%" in lines[5] and "72.0%" in lines[5]
     assert lines[-1].startswith("midtrained base starts RL-Zero higher than the pretrained-only base: yes")
     assert "13.0 min" in lines[-1]
+
+
+TINY_PIPELINE = [
+    "fresh=true",
+    *[f"{stage}.{o}" for stage in ("base", "midtrain") for o in
+      ("train.batch_size=4", "learner.micro_batch_size=2", "train.log_every=1", "eval.size=8", "eval.max_tokens=16")],
+    "base.data.total_tokens=20000", "base.model.tiny.tokenizer_docs=1500", "base.train.steps=3",
+    "midtrain.data.total_tokens=10000", "midtrain.train.steps=2",
+    "rl.steps=2", "rl.rollout.prompts_per_step=4", "rl.rollout.group_size=4", "rl.data.eval_size=16",
+    "rl.data.train_size=200", "rl.save_checkpoint=false", "rl.eval.samples=2", "rl.eval.temperature=1.0",
+    # every math comparison decided (not cut by the verifier's wall-clock budget), as in tests/test_end_to_end.py
+    "rl.reward.verifier=math", "+rl.reward.options.timeout_s=60", "rl.reward.timeout_s=120",
+]
+TIMING = ("time", "tokens_per_s", "samples_per_s", "mfu", "elapsed_s", "seconds")
+
+
+def _untimed_lines(path):
+    import json
+
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    return [{k: v for k, v in m.items() if not any(t in k for t in TIMING)} for m in lines]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_tiny_pipeline_twice_gives_the_same_stages_and_metrics(tmp_path):
+    """Reproducibility of `rlvr pipeline` (issue 10), stage by stage: built fresh twice with one config, the base
+    and midtrained checkpoints are bitwise equal, their training logs and both RL-Zero runs' metrics.jsonl match
+    on every non-timing key."""
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        env = dict(os.environ, RLVR_CACHE=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+        proc = subprocess.run([sys.executable, "-m", "rlvr.cli", "pipeline", *TINY_PIPELINE, f"output_dir={out}"],
+                              env=env, capture_output=True, text=True, timeout=1200)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        outs.append(out)
+    a, b = outs
+    for stage in ("base", "midtrain"):
+        assert (a / stage / "final" / "model.safetensors").read_bytes() == \
+            (b / stage / "final" / "model.safetensors").read_bytes(), stage
+        log_a = _untimed_lines(a / stage / "train_log.jsonl")
+        assert log_a and log_a == _untimed_lines(b / stage / "train_log.jsonl"), stage
+    for run in ("rl_zero_from_base", "rl_zero_from_midtrained"):
+        metrics = _untimed_lines(a / run / "metrics.jsonl")
+        assert sum("train/reward_mean" in m for m in metrics) == 2, run
+        assert metrics == _untimed_lines(b / run / "metrics.jsonl"), run
