@@ -152,6 +152,15 @@ class TrackerConfig:
 
 
 @dataclasses.dataclass
+class CheckpointConfig:
+    """Resumable checkpoints of `rlvr train` under <run>/checkpoints (rlvr/checkpoint.py says what they hold)."""
+
+    every: int = 0  # save every N steps (0: off; the final HF checkpoint is separate, see save_checkpoint)
+    keep_last: int = 2  # complete checkpoints kept (older ones are deleted)
+    resume: str = ""  # "" (start fresh) | auto (newest complete one in the run dir, fresh if none) | a step_N path
+
+
+@dataclasses.dataclass
 class TrainConfig:
     seed: int = 0  # global seed: sampling, init, data order
     steps: int = 40  # optimizer steps (rollout batches)
@@ -167,6 +176,8 @@ class TrainConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     output_dir: str = ""  # run directory; empty: Hydra's run dir (or the cwd outside Hydra)
     save_checkpoint: bool = True  # write the final HF checkpoint to <run>/checkpoint
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    rollout_log: bool = False  # write each step's prompts, responses, rewards, verdicts to <run>/rollouts/step_N.jsonl.gz
     progress: bool = True  # tqdm progress bar on the terminal
 
     def validate(self) -> None:
@@ -179,6 +190,9 @@ class TrainConfig:
         if self.tracker.wandb_mode:
             check_choice("tracker.wandb_mode", self.tracker.wandb_mode, ("online", "offline", "disabled"))
         check_truncated_sampling(self)
+        if self.checkpoint.every < 0 or self.checkpoint.keep_last < 1:
+            raise ValueError(f"checkpoint.every={self.checkpoint.every} must be >= 0 and "
+                             f"checkpoint.keep_last={self.checkpoint.keep_last} >= 1")
         if not 0 <= self.eval.pass_k <= max(1, self.eval.samples):
             raise ValueError(f"eval.pass_k={self.eval.pass_k} must be between 0 (= eval.samples) and "
                              f"eval.samples={self.eval.samples}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from rlvr.algorithms.sampling import zero_std_mask
+from rlvr.checkpoint import truncate_jsonl
 
 if TYPE_CHECKING:
     from rlvr.rewards import StepBatch
@@ -109,7 +110,9 @@ def _need(package: str, sink: str, extra: str = "") -> Any:
 class JsonlSink:
     """metrics.jsonl: every line as logged (non-finite floats as null); the file `rlvr plot` reads."""
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any, resume_step: int | None = None) -> None:
+        if resume_step is not None:  # a resumed run: drop what the killed run logged after its checkpoint
+            truncate_jsonl(run_dir / "metrics.jsonl", resume_step)
         self._file = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
 
     def log(self, record: dict[str, Any], step: int) -> None:
@@ -124,10 +127,12 @@ class JsonlSink:
 class TensorBoardSink:
     """TensorBoard events under <run>/tensorboard; the resolved config as a text summary."""
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any, resume_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        # purge_step: TensorBoard hides the events a killed run wrote after the checkpoint it resumes from
+        purge = None if resume_step is None else resume_step + 1
+        self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=purge)
         if config:
             self._tb.add_text("config", "```\n" + json.dumps(config, indent=2, default=str) + "\n```", 0)
 
@@ -143,7 +148,7 @@ class TensorBoardSink:
 class WandbSink:
     """A W&B run in <run>/wandb (offline: tracker.wandb_mode=offline or WANDB_MODE=offline; `wandb sync` uploads it)."""
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any, resume_step: int | None = None) -> None:
         wandb = _need("wandb", "wandb")
         # Our own Run object, not the module-level one: a process may hold runs of several loggers.
         self._run = wandb.init(project=tracker.project, name=tracker.name or run_dir.name, dir=str(run_dir),
@@ -167,7 +172,7 @@ class MlflowSink:
     """An MLflow run (default: a sqlite store and artifacts in <run>/mlflow); config as params and config.json.
     Metric names are those of metrics.jsonl, except the characters MLflow refuses (`mlflow_name`)."""
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], tracker: Any, resume_step: int | None = None) -> None:
         _need("mlflow", "mlflow", extra="tracking")
         from mlflow.entities import Param
         from mlflow.tracking import MlflowClient
@@ -205,11 +210,13 @@ class MetricsLogger:
 
     `config` is the run's resolved config (a plain dict), attached where the backend has a place for it;
     `tracker` is a TrackerConfig (project, run name, W&B mode, MLflow URI). A sink's package is imported
-    only when the sink is selected.
+    only when the sink is selected. `resume_step`: a run resumed after that step continues metrics.jsonl
+    (lines after it dropped) and TensorBoard (events after it purged) without duplicates; W&B and MLflow
+    start a new run.
     """
 
     def __init__(self, run_dir: str | Path, loggers: Sequence[str] = ("jsonl", "tensorboard"),
-                 config: dict[str, Any] | None = None, tracker: Any = None):
+                 config: dict[str, Any] | None = None, tracker: Any = None, resume_step: int | None = None):
         from rlvr.config import TrackerConfig
 
         self.run_dir = Path(run_dir)
@@ -221,7 +228,8 @@ class MetricsLogger:
         self.sinks: list[Any] = []
         try:
             for name in dict.fromkeys(loggers):
-                self.sinks.append(SINKS[name](self.run_dir, dict(config or {}), tracker or TrackerConfig()))
+                self.sinks.append(SINKS[name](self.run_dir, dict(config or {}), tracker or TrackerConfig(),
+                                              resume_step=resume_step))
         except BaseException:
             self.close()
             raise

@@ -5,11 +5,13 @@ trains, so with async_steps=1 it overlaps training and is sampled one policy ver
 `GroupStream` enforces the staleness bound explicitly. Each group is scored as it arrives, while
 the engines still sample the rest. After each optimizer step the learner's full state dict goes to
 the engines (Ray object store), and a probe re-scores a few sequences on both sides to log
-`rollout/logprob_gap`.
+`rollout/logprob_gap`. `checkpoint.every` saves resumable checkpoints and `checkpoint.resume` continues
+from one (rlvr/checkpoint.py: what they hold and why a resumed run matches the uninterrupted one).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import time
@@ -21,6 +23,8 @@ from ray.util.queue import Queue
 
 from rlvr.algorithms.length_schedule import LengthSchedule
 from rlvr.algorithms.sampling import PromptRetirement
+from rlvr.checkpoint import (STATE_FILE, driver_state, fault_point, load_resume, resolve_resume, restore_driver,
+                             save_pickle, write_checkpoint)
 from rlvr.config import TrainConfig
 from rlvr.data.prompts import PromptSet, load_prompt_sets
 from rlvr.evaluation import evaluate
@@ -32,6 +36,7 @@ from rlvr.placement import init_ray
 from rlvr.rewards import RewardScorer, ScoredGroup, StepBatch, keep_group, make_batch, shape_rewards
 from rlvr.rollout.engines import EnginePool
 from rlvr.rollout.streaming import GroupStream
+from rlvr.rollout_log import write_rollouts
 from rlvr.types import GroupRequest, Sample
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,15 @@ class PromptSampler:
             out.append(row)
         return out
 
+    def state_dict(self) -> dict[str, Any]:
+        """The position in the shuffled passes (the retirement object saves itself)."""
+        return {"rng": self.rng.getstate(), "order": list(self.order), "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.setstate(state["rng"])
+        self.order = list(state["order"])
+        self.epoch = int(state["epoch"])
+
 
 def _requests(rows: list[Any], step: int, n: int, max_tokens: int, first_uid: int) -> list[GroupRequest]:
     """One request per row; `uid`s count on from `first_uid`, so a prompt drawn twice gets two groups."""
@@ -95,6 +109,10 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = run_dir
         self.model_path = model_path
+        # A checkpoint to resume from is found and checked against this config before anything starts.
+        self.checkpoints = run_dir / "checkpoints"
+        self.resume_from = resolve_resume(cfg.checkpoint.resume, self.checkpoints)
+        self.resume_state = load_resume(self.resume_from, cfg) if self.resume_from is not None else None
         algo = cfg.algorithm
         self.schedule = LengthSchedule(algo.length_stages, cfg.rollout.max_tokens, algo.eps_low, algo.eps_high)
         self.retirement = (PromptRetirement(threshold=algo.retire_pass_rate, scope=algo.retire_scope)
@@ -112,7 +130,8 @@ class Trainer:
         self.sampler = PromptSampler(self.train_set, cfg.seed, self.retirement)
 
         # before any engine starts: a missing tracker package (logger=[wandb]) fails here, with nothing to shut down
-        self.metrics = MetricsLogger(run_dir, cfg.logger, dataclasses.asdict(cfg), cfg.tracker)
+        self.metrics = MetricsLogger(run_dir, cfg.logger, dataclasses.asdict(cfg), cfg.tracker,
+                                     resume_step=self._resume_step())
         init_ray(cfg.ray.address, cfg.ray.num_cpus, cpus_needed(cfg))
         self.engines = EnginePool(model_path, cfg.rollout, cfg.seed, cfg.model.dtype)
         # mini_batches > 1 takes that many optimizer steps per rollout batch: the lr schedule spans them all.
@@ -128,21 +147,23 @@ class Trainer:
         self.gen_refs: dict[int, list[ray.ObjectRef]] = {}
         self.expected: dict[int, int] = {}
         self._pending_sync: list[ray.ObjectRef] = []  # the last weight update, awaited when its line is logged
+        self._pending: tuple[dict[str, Any], Probe] | None = None  # a step's line waits for its probe
+        self._results: dict[str, Any] = {}
 
     # ------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
         started = time.time()
-        results: dict[str, Any] = {"run_dir": str(self.run_dir), "eval/accuracy_start": self._evaluate(0)}
-        self._dispatch(0, cfg.rollout.prompts_per_step)
-        pending: tuple[dict[str, Any], Probe] | None = None  # a step's line waits for its probe
-        bar = self._progress_bar()
-        for step in range(cfg.steps):
+        first = self._start()
+        results = self._results
+        bar = self._progress_bar(first)
+        for step in range(first, cfg.steps):
             step_start = time.time()
             self._dispatch_ahead(step)
             batch, rollout = self._collect(step)  # score -> shape -> filter -> advantages
-            if pending is not None:
-                self._flush(*pending)
+            if cfg.rollout_log:
+                write_rollouts(self.run_dir, step + 1, batch)
+            self._flush_pending()
             learn_start = time.time()
             stats = self._learn(batch) if batch.kept else {}
             learn_s = time.time() - learn_start
@@ -156,16 +177,16 @@ class Trainer:
                                 repetition=cfg.algorithm.repetition.enabled)
             self._retire_solved(batch)
             line["time/step_s"] = time.time() - step_start
-            pending = (line, probe)
+            self._pending = (line, probe)
             if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.steps:
-                self._flush(*pending)
-                pending = None
+                self._flush_pending()
                 self._evaluate(step + 1)
+            if cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0 and step + 1 < cfg.steps:
+                self.save_checkpoint(step + 1)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(reward=f"{line['train/reward_mean']:.3f}", acc=f"{line['train/accuracy']:.2f}")
-        if pending is not None:
-            self._flush(*pending)
+        self._flush_pending()
         if bar is not None:
             bar.close()
         results["eval/accuracy_end"] = self._evaluate(cfg.steps)
@@ -185,12 +206,56 @@ class Trainer:
             log.info("base eval accuracy %.3f", scores["eval/accuracy"])
         return scores["eval/accuracy"]
 
-    def _progress_bar(self) -> Any:
+    def _progress_bar(self, first: int = 0) -> Any:
         if not self.cfg.progress:
             return None
         from tqdm import tqdm
 
-        return tqdm(total=self.cfg.steps, desc="rlvr train", unit="step")
+        return tqdm(total=self.cfg.steps, initial=first, desc="rlvr train", unit="step")
+
+    # ------------------------------------------------------------ checkpoints
+    def _resume_step(self) -> int | None:
+        """The step metrics continue after: the checkpoint's; -1 when resume=auto found none (a killed run's
+        lines are rewritten); None for a plain fresh run (append)."""
+        if self.resume_state is not None:
+            return int(self.resume_state["steps_done"])
+        return -1 if self.cfg.checkpoint.resume == "auto" else None
+
+    def _start(self) -> int:
+        """The first step to run. Fresh: evaluate the start and dispatch step 0. Resumed: load the learner, the
+        driver state and the persisted groups, and push the restored weights to the engines."""
+        if self.resume_state is None:
+            self._results = {"run_dir": str(self.run_dir), "eval/accuracy_start": self._evaluate(0)}
+            self._dispatch(0, self.cfg.rollout.prompts_per_step)
+            return 0
+        state = self.resume_state
+        assert self.resume_from is not None
+        self.learner.load_state(str(self.resume_from / "learner"))
+        restore_driver(self, state)
+        self._results = dict(state["results"], run_dir=str(self.run_dir))
+        if self.version > 0 and not self.cfg.rollout.skip_weight_sync:
+            ray.get(self.engines.update_weights(self.learner.state_dict_ref(), self.version))
+        log.info("resumed from %s at step %d (policy version %d)", self.resume_from, state["steps_done"], self.version)
+        return int(state["steps_done"])
+
+    def save_checkpoint(self, steps_done: int) -> Path:
+        """Write a complete checkpoint of the state after `steps_done` steps now, atomically; returns its dir.
+
+        Call at a step boundary. The step's metrics line is logged first (metrics continue after the
+        checkpoint's step); generation already dispatched for later steps is waited for and its groups saved.
+        """
+        self._flush_pending()
+        state = driver_state(self, steps_done, self._results)
+
+        def write(tmp: Path) -> None:
+            self.learner.save_state(str(tmp / "learner"))
+            fault_point(steps_done)  # testing only: a kill with the learner written and the rest not
+            save_pickle(tmp / STATE_FILE, state)
+            (tmp / "config.json").write_text(json.dumps(state["config"], indent=2, default=str))
+
+        path = write_checkpoint(self.checkpoints, steps_done, write, self.cfg.checkpoint.keep_last)
+        log.info("checkpoint %s", path)
+        return path
 
     # ------------------------------------------------------------ dispatch
     def _dispatch(self, step: int, count: int) -> None:
@@ -320,6 +385,11 @@ class Trainer:
     def _gap(engine_lps: list[list[float]], learner_lps: list[list[float]]) -> float:
         diffs = [abs(a - b) for e, l in zip(engine_lps, learner_lps) for a, b in zip(e, l)]
         return sum(diffs) / max(1, len(diffs))
+
+    def _flush_pending(self) -> None:
+        if self._pending is not None:
+            self._flush(*self._pending)
+            self._pending = None
 
     def _flush(self, line: dict[str, Any], probe: Probe) -> None:
         """Log a step's line once its probe and weight load have finished (they ran behind the next step)."""

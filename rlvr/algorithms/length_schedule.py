@@ -100,3 +100,12 @@ class LengthSchedule:
             changed = True
             rate = None
         return changed
+
+    def state_dict(self) -> dict[str, int]:
+        """The current stage (the stages themselves come from the config, which a resume must not change)."""
+        return {"index": self.index}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if not 0 <= state["index"] < len(self.stages):
+            raise ValueError(f"length schedule state: stage {state['index']} of {len(self.stages)}")
+        self.index = int(state["index"])

@@ -137,3 +137,12 @@ class PromptRetirement:
         self.pass_rates.clear()
         if self.scope == "epoch":
             self.retired.clear()
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to retire exactly as the uninterrupted one (rlvr/checkpoint.py)."""
+        return {"pass_rates": dict(self.pass_rates), "retired": sorted(self.retired, key=repr), "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pass_rates = dict(state["pass_rates"])
+        self.retired = set(state["retired"])
+        self.epoch = int(state["epoch"])

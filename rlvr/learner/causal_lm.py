@@ -6,6 +6,12 @@ Rows come pre-packed (rlvr.data.packing): position ids restart per document and 
 block-causal mask keeps documents apart. The loss is summed over label tokens and divided by
 the optimizer step's label-token count across all workers and micro-batches.
 
+Every `save_every` steps a resumable checkpoint (model and AdamW shards, the step, which fixes the lr
+schedule's position, the data order and position, RNG) goes to <out>/checkpoints/step_<N>/ by
+rlvr/checkpoint.py's atomic protocol; with `resume` a run into the same directory continues from the
+newest complete one (what a killed cached recipe build does when it is asked for again) and ends with
+bitwise the weights of an uninterrupted run with the same worker count.
+
 Rows may also differ in length (SFT without packing: one example per row): a micro-batch pads its
 rows to its longest one with padding in a position run of its own and labels IGNORE_INDEX, so padding
 is neither attended to nor learned.
@@ -22,6 +28,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from rlvr.checkpoint import (STATE_FILE, check_compatible, fault_point, find_latest, load_pickle, rng_state,
+                             save_pickle, set_rng_state, truncate_jsonl, write_checkpoint)
 from rlvr.config import LearnerConfig
 from rlvr.data.packing import collate, packed_attention_mask
 from rlvr.learner.batching import worker_micro_batches
@@ -36,7 +44,9 @@ log = logging.getLogger(__name__)
 class CausalLMConfig:
     steps: int = 600  # optimizer steps
     batch_size: int = 32  # packed rows per optimizer step, all workers together
-    save_every: int = 0  # also save a checkpoint every N steps (0: only at the end)
+    save_every: int = 0  # also save a resumable checkpoint to <out>/checkpoints every N steps (0: only the final one)
+    keep_last: int = 2  # resumable checkpoints kept
+    resume: bool = True  # continue from the newest complete checkpoint in <out>/checkpoints when there is one
     log_every: int = 50  # log a line every N steps
     peak_tflops: float = 0.0  # per-worker peak for MFU (0: guess: 989 for an H100 bf16, 0.1 on CPU)
     seed: int = 0  # data order
@@ -82,6 +92,67 @@ def label_tokens(shards: list[list[dict[str, Any]]]) -> int:
     return sum(int((mb["labels"][:, 1:] != IGNORE_INDEX).sum()) for mbs in shards for mb in mbs)
 
 
+# What a resume may change (rlvr/checkpoint.py:check_compatible); the rest must match the checkpoint.
+RESUMABLE_KEYS = ("save_every", "keep_last", "resume", "log_every", "peak_tflops", "learner.num_workers",
+                  "learner.cpus_per_worker")
+
+
+@dataclasses.dataclass
+class DataCursor:
+    """Where the trainer is in its shuffled passes over the rows (saved with each checkpoint)."""
+
+    rng: random.Random
+    order: list[int]
+
+    def batch(self, rows: Sequence[dict], size: int) -> list[dict]:
+        out = []
+        while len(out) < size:
+            if not self.order:
+                self.order = list(range(len(rows)))
+                self.rng.shuffle(self.order)
+            out.append(rows[self.order.pop()])
+        return out
+
+
+def _fingerprint(rows: Sequence[dict]) -> list[Any]:
+    """A cheap identity of the training rows: a resume on other data is refused."""
+    ends = [list(r["input_ids"][:16]) for r in list(rows[:2]) + list(rows[-2:])]
+    return [len(rows), sum(len(r["input_ids"]) for r in rows), ends]
+
+
+def _save(out: Path, step: int, group: LearnerGroup, cursor: DataCursor, cfg: CausalLMConfig,
+          rows: Sequence[dict]) -> Path:
+    state = {"steps_done": step, "rng": cursor.rng.getstate(), "order": list(cursor.order), "driver_rng": rng_state(),
+             "config": dataclasses.asdict(cfg), "rows": _fingerprint(rows)}
+
+    def write(tmp: Path) -> None:
+        group.save_state(str(tmp / "learner"))
+        fault_point(step)  # testing only
+        save_pickle(tmp / STATE_FILE, state)
+        (tmp / "config.json").write_text(json.dumps(state["config"], indent=2))
+
+    return write_checkpoint(out / "checkpoints", step, write, cfg.keep_last)
+
+
+def _resume(out: Path, group: LearnerGroup, cfg: CausalLMConfig, rows: Sequence[dict]) -> tuple[int, DataCursor]:
+    """(steps done, data cursor): from the newest complete checkpoint under <out>/checkpoints, else the start."""
+    cursor = DataCursor(random.Random(cfg.seed), [])
+    found = find_latest(out / "checkpoints") if cfg.resume else None
+    if found is None:
+        return 0, cursor
+    state = load_pickle(found / STATE_FILE)
+    check_compatible(state["config"], dataclasses.asdict(cfg), found, RESUMABLE_KEYS)
+    if state["rows"] != _fingerprint(rows):
+        raise ValueError(f"cannot resume from {found}: the training rows differ from the ones it was saved with "
+                         f"(rows, tokens, first ids: {state['rows'][:2]} -> {_fingerprint(rows)[:2]})")
+    group.load_state(str(found / "learner"))
+    cursor.rng.setstate(state["rng"])
+    cursor.order = list(state["order"])
+    set_rng_state(state["driver_rng"])
+    log.info("causal LM: resumed from %s at step %d", found, state["steps_done"])
+    return int(state["steps_done"]), cursor
+
+
 def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, out_dir: str | Path,
                     on_log: Callable[[dict[str, Any]], None] | None = None, tokenizer_dir: str | None = None) -> str:
     """Train from `init_path` on packed `rows`; write the final HF checkpoint to `out_dir`. Returns its path."""
@@ -93,19 +164,15 @@ def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, o
     opt = cfg.learner
     group = LearnerGroup(init_path, opt, cfg.seed, cfg.dtype, total_steps=cfg.steps)
     peak = cfg.peak_tflops or (989.0 if torch.cuda.is_available() else 0.1)
-    rng = random.Random(cfg.seed)
-    order: list[int] = []
     started = time.time()
     log_path = out / "train_log.jsonl"
     try:
-        with log_path.open("w") as logf:
-            for step in range(cfg.steps):
-                batch = []
-                while len(batch) < cfg.batch_size:
-                    if not order:
-                        order = list(range(len(rows)))
-                        rng.shuffle(order)
-                    batch.append(rows[order.pop()])
+        first, cursor = _resume(out, group, cfg, rows)
+        if first:
+            truncate_jsonl(log_path, first)  # lines a killed run logged after its checkpoint are logged again
+        with log_path.open("a" if first else "w") as logf:
+            for step in range(first, cfg.steps):
+                batch = cursor.batch(rows, cfg.batch_size)
                 shards = micro_batches(batch, opt.num_workers, opt.micro_batch_size, cfg.pad_id)
                 stats = group.train_step(shards, causal_lm_objective, CausalLMStep(global_tokens=label_tokens(shards)))
                 if (step + 1) % cfg.log_every == 0 or step == 0 or step + 1 == cfg.steps:
@@ -120,7 +187,7 @@ def train_causal_lm(init_path: str, rows: Sequence[dict], cfg: CausalLMConfig, o
                     if on_log is not None:
                         on_log(line)
                 if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
-                    group.save(str(out / f"step_{step + 1}"), tokenizer_dir or init_path)
+                    _save(out, step + 1, group, cursor, cfg, rows)
         return group.save(str(out / "final"), tokenizer_dir or init_path)
     finally:
         group.shutdown()

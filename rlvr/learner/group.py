@@ -57,6 +57,14 @@ class LearnerGroup:
         results = ray.get([w.save.remote(path, tokenizer_dir) for w in self.workers])
         return results[0]
 
+    def save_state(self, path: str) -> None:
+        """Every worker's model and optimizer shards, step count and RNG into directory `path` (a collective)."""
+        ray.get([w.save_state.remote(path) for w in self.workers])
+
+    def load_state(self, path: str) -> int:
+        """Load `save_state`'s directory (saved by any worker count); returns the optimizer-step count."""
+        return int(ray.get([w.load_state.remote(path) for w in self.workers])[0])
+
     def shutdown(self) -> None:
         try:
             ray.get([w.shutdown.remote() for w in self.workers], timeout=60)

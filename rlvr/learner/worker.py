@@ -176,6 +176,47 @@ class LearnerWorker:
         AutoTokenizer.from_pretrained(tokenizer_dir or self.model_path).save_pretrained(path)
         return path
 
+    # ------------------------------------------------------------ resumable state
+    def _sharded_state(self) -> dict[str, Any]:
+        from torch.distributed.checkpoint.state_dict import get_state_dict
+
+        model_sd, optim_sd = get_state_dict(self.model, self.optimizer)
+        return {"model": model_sd, "optim": optim_sd}
+
+    def save_state(self, path: str) -> None:
+        """Model and AdamW shards via torch.distributed.checkpoint (loadable by another worker count), plus this
+        rank's optimizer-step count (the lr schedule's position) and RNG. A collective: call on all workers.
+        The frozen KL reference is not saved: it is the starting checkpoint, loaded again."""
+        import torch.distributed.checkpoint as dcp
+
+        dcp.save(self._sharded_state(), checkpoint_id=path)  # its FileSystemWriter fsyncs each file
+        extra = {"step_count": self.step_count, "world_size": self.world_size, "rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+        target = os.path.join(path, f"rank_{self.rank}.pt")
+        with open(target, "wb") as f:
+            torch.save(extra, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def load_state(self, path: str) -> int:
+        """Load what `save_state` wrote (any worker count); returns the optimizer-step count. A collective.
+        RNG states are restored only when the worker count is unchanged (a rank's stream has no meaning else)."""
+        import torch.distributed.checkpoint as dcp
+        from torch.distributed.checkpoint.state_dict import set_state_dict
+
+        state = self._sharded_state()
+        dcp.load(state, checkpoint_id=path)
+        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        extra = torch.load(os.path.join(path, "rank_0.pt"), weights_only=False)
+        self.step_count = int(extra["step_count"])
+        mine = os.path.join(path, f"rank_{self.rank}.pt")
+        if extra["world_size"] == self.world_size and os.path.exists(mine):
+            extra = torch.load(mine, weights_only=False)
+            torch.set_rng_state(extra["rng"])
+            if extra["cuda_rng"] is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(extra["cuda_rng"])
+        return self.step_count
+
     def shutdown(self) -> None:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -87,6 +87,8 @@ def cache_root(cfg: RecipeConfig) -> Path:
 def stage_key(cfg: RecipeConfig) -> str:
     full = dataclasses.asdict(cfg)
     blob = {k: full[k] for k in KEY_SECTIONS + STAGE_SECTIONS.get(cfg.stage, ())}
+    for bookkeeping in ("keep_last", "resume"):  # how checkpoints are kept, not what the stage computes
+        blob["train"].pop(bookkeeping, None)
     mix_file = resolve_mix_path(cfg.data.mix) if cfg.data.mix else None
     if mix_file is not None and mix_file.is_file():
         blob["mix_sha256"] = hashlib.sha256(mix_file.read_bytes()).hexdigest()

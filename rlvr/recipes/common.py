@@ -39,8 +39,8 @@ def causal_lm_settings(cfg: RecipeConfig, tokenizer: Any, steps: int) -> CausalL
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     learner = dataclasses.replace(cfg.learner, warmup_steps=min(cfg.learner.warmup_steps, max(0, steps - 1)))
     t = cfg.train
-    return CausalLMConfig(steps=steps, batch_size=t.batch_size, save_every=t.save_every, log_every=t.log_every,
-                          peak_tflops=t.peak_tflops, seed=t.seed, dtype=cfg.model.dtype, pad_id=int(pad or 0),
+    return CausalLMConfig(steps=steps, batch_size=t.batch_size, save_every=t.save_every, keep_last=t.keep_last,
+                          resume=t.resume, log_every=t.log_every, peak_tflops=t.peak_tflops, seed=t.seed, dtype=cfg.model.dtype, pad_id=int(pad or 0),
                           learner=learner)
 
 

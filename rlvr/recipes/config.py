@@ -85,7 +85,9 @@ class RecipeTrainConfig:
     steps: int = 0  # optimizer steps; 0: derived from the data (tokens / (batch_size * seq_len) * epochs)
     epochs: float = 1.0  # passes over the data when steps is derived
     batch_size: int = 32  # rows (packed rows or SFT examples) per optimizer step, all workers together
-    save_every: int = 0  # also save every N steps (0: only the final checkpoint)
+    save_every: int = 0  # also save a resumable checkpoint to <out>/checkpoints every N steps (0: only the final one)
+    keep_last: int = 2  # resumable checkpoints kept
+    resume: bool = True  # a run into an output dir holding a complete checkpoint continues from it (kill -9 safe)
     log_every: int = 25  # log a line every N steps
     peak_tflops: float = 0.0  # per-worker peak for MFU (0: 989 for an H100 bf16, 0.1 on CPU)
     seed: int = 0  # data order
