@@ -124,7 +124,7 @@ def ifeval_truth(rng: random.Random) -> Any:
     kwargs = [{name: _hostile_param(rng, param.kind) for name, param in INSTRUCTIONS[i].params.items()
                if rng.random() < 0.9} for i in ids]
     truth: dict[str, Any] = {"instruction_id_list": ids, "kwargs": kwargs}
-    return json.dumps(truth) if rng.random() < 0.5 else truth
+    return json.dumps(truth, default=repr) if rng.random() < 0.5 else truth  # JSON text or the object
 
 
 def _hostile_param(rng: random.Random, kind: str) -> Any:
