@@ -11,13 +11,15 @@ import pytest
 from tests.verifiers.fuzz_inputs import BUILTIN_VERIFIERS, hostile_items
 from verifiers.pool import VerifierPool
 
-ITEMS = 200  # per verifier (the bench runs thousands)
+ITEMS = {"math": 100, "code": 100, "ifeval": 300, "random": 300, "format": 300}  # the bench runs thousands
 TIMEOUT_S = 10.0  # the pool's per-item limit: rlvr's default reward.timeout_s
 CODE = {"code": {"cpu_time_s": 1.0, "wall_time_s": 2.0, "parallel": 1}}  # a hostile program fails fast
 
 
 def _descendants() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    """Live descendants, less multiprocessing's resource tracker (one per interpreter, not the pool's)."""
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
 
 
 def _settled(limit: int, timeout_s: float = 15.0) -> list[psutil.Process]:
@@ -37,11 +39,12 @@ def pool():
     assert _settled(0) == []  # close() leaves no process behind
 
 
+@pytest.mark.slow  # minutes of worker and helper restarts (math's helper is killed on every stage timeout)
 @pytest.mark.parametrize("verifier", BUILTIN_VERIFIERS)
 def test_hostile_inputs_get_a_reward_or_an_error_in_time(pool, verifier):
-    items = hostile_items(verifier, ITEMS, seed=0)
+    items = hostile_items(verifier, ITEMS[verifier], seed=0)
     results = pool.score(items)
-    assert len(results) == ITEMS
+    assert len(results) == len(items)
     for item, result, took in zip(items, results, pool.latencies):
         if result.error is None:
             assert isinstance(result.reward, float) and math.isfinite(result.reward) and 0.0 <= result.reward <= 1.0
