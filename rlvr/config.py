@@ -92,6 +92,7 @@ class RolloutConfig:
     enforce_eager: bool = True  # no CUDA graphs / compile (needed on CPU; faster start-up)
     logprob_probe_size: int = 8  # sequences re-scored after each weight sync for rollout/logprob_gap
     skip_weight_sync: bool = False  # testing only: never push new weights (the gap test must fail)
+    max_engine_restarts: int = 3  # engines that die are replaced with the current weights this often per run, then the run stops
 
 
 @dataclasses.dataclass
@@ -178,6 +179,7 @@ class TrainConfig:
     save_checkpoint: bool = True  # write the final HF checkpoint to <run>/checkpoint
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     rollout_log: bool = False  # write each step's prompts, responses, rewards, verdicts to <run>/rollouts/step_N.jsonl.gz
+    min_free_gb: float = 1.0  # refuse to start when the run directory's disk has less free (GiB)
     progress: bool = True  # tqdm progress bar on the terminal
 
     def validate(self) -> None:

@@ -93,7 +93,10 @@ def place_actors(cls: type, count: int, cpus: float, gpus: int, name: str,
     """
     gpus = gpus if gpus_available() > 0 else 0
     pg = make_placement(count, cpus, gpus, name=name)
-    actor_cls = ray.remote(cls)
-    actors = [actor_cls.options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(pg, i)).remote(*args(i))
-              for i in range(count)]
-    return pg, actors
+    return pg, [place_actor(cls, pg, i, cpus, gpus, args(i)) for i in range(count)]
+
+
+def place_actor(cls: type, pg: PlacementGroup, index: int, cpus: float, gpus: int, args: tuple[Any, ...]) -> Any:
+    """One Ray actor of `cls` in bundle `index` of `pg` (also how a dead actor is replaced in its own bundle)."""
+    gpus = gpus if gpus_available() > 0 else 0
+    return ray.remote(cls).options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(pg, index)).remote(*args)

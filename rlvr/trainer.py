@@ -28,6 +28,7 @@ from rlvr.checkpoint import (STATE_FILE, driver_state, fault_point, load_resume,
 from rlvr.config import TrainConfig
 from rlvr.data.prompts import PromptSet, load_prompt_sets
 from rlvr.evaluation import evaluate
+from rlvr.lifecycle import SignalGuard
 from rlvr.learner.batching import balance, count_loss_tokens, policy_shards, policy_tensors, zero_weight
 from rlvr.learner.group import LearnerGroup
 from rlvr.learner.objectives import PolicyStep, policy_objective
@@ -105,8 +106,10 @@ Probe = tuple[ray.ObjectRef | None, list[list[float]]]  # (engine log-probs ref,
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, run_dir: Path, model_path: str):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, model_path: str, guard: SignalGuard | None = None):
+        """`guard`: SIGINT/SIGTERM seen there stop the run at the next step boundary (rlvr/lifecycle.py)."""
         self.cfg = cfg
+        self.guard = guard
         self.run_dir = run_dir
         self.model_path = model_path
         # A checkpoint to resume from is found and checked against this config before anything starts.
@@ -158,6 +161,7 @@ class Trainer:
         results = self._results
         bar = self._progress_bar(first)
         for step in range(first, cfg.steps):
+            self._stop_if_asked(step)
             step_start = time.time()
             self._dispatch_ahead(step)
             batch, rollout = self._collect(step)  # score -> shape -> filter -> advantages
@@ -177,6 +181,7 @@ class Trainer:
                                 repetition=cfg.algorithm.repetition.enabled)
             self._retire_solved(batch)
             line["time/step_s"] = time.time() - step_start
+            line["rollout/engine_restarts"] = self.engines.restarts
             self._pending = (line, probe)
             if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.steps:
                 self._flush_pending()
@@ -186,6 +191,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(reward=f"{line['train/reward_mean']:.3f}", acc=f"{line['train/accuracy']:.2f}")
+        self._stop_if_asked(cfg.steps)
         self._flush_pending()
         if bar is not None:
             bar.close()
@@ -296,17 +302,21 @@ class Trainer:
         scored, kept = in_dispatch_order(scored), in_dispatch_order(kept)
         if algo.active_sampling:
             kept = kept[:quota]
-        gen = ray.get(self.gen_refs.pop(step, []))
+        gen = self.engines.get(self.gen_refs.pop(step, []))
         rollout = {"tokens": sum(g["tokens"] for g in gen), "seconds": sum(g["seconds"] for g in gen), "tries": tries}
         return make_batch(scored, kept, algo), rollout
 
     def _check_engines(self) -> None:
-        """Raise the engine's own error if a generation call failed (instead of waiting forever)."""
-        refs = [r for rs in self.gen_refs.values() for r in rs]
-        if refs:
-            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-            for ref in done:
-                ray.get(ref)  # re-raises the actor's exception
+        """Raise the engine's own error if a generation call failed (instead of waiting forever); an engine
+        that died is replaced and its calls issued again (EnginePool)."""
+        self.engines.check([r for rs in self.gen_refs.values() for r in rs])
+
+    def _stop_if_asked(self, steps_done: int) -> None:
+        """At a step boundary after SIGINT/SIGTERM: log the last step's line, checkpoint (when on), stop."""
+        if self.guard is None or not self.guard.requested:
+            return
+        self._flush_pending()
+        self.guard.stop(steps_done, self.save_checkpoint if self.cfg.checkpoint.every > 0 else None)
 
     def _learn(self, batch: StepBatch) -> dict[str, float]:
         cfg, algo = self.cfg, self.cfg.algorithm
@@ -395,8 +405,8 @@ class Trainer:
         """Log a step's line once its probe and weight load have finished (they ran behind the next step)."""
         score_ref, learner_lps = probe
         if score_ref is not None:
-            line["rollout/logprob_gap"] = self._gap(ray.get(score_ref), learner_lps)
-        sync = ray.get(self._pending_sync)
+            line["rollout/logprob_gap"] = self._gap(self.engines.get([score_ref])[0], learner_lps)
+        sync = self.engines.get(self._pending_sync)
         if sync:
             line["time/engine_load_s"] = max(sync)
         self.metrics.log(line)

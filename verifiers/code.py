@@ -72,7 +72,10 @@ class CodeCase:
 def parse_ground_truth(ground_truth: Any) -> list[CodeCase]:
     """The tests in ``ground_truth``; ValueError naming the bad field otherwise."""
     if isinstance(ground_truth, (bytes, bytearray)):
-        ground_truth = ground_truth.decode("utf-8")
+        try:
+            ground_truth = ground_truth.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"code ground_truth is bytes but not UTF-8: {exc}") from None
     ground_truth = ground_truth_object(
         ground_truth, error=ValueError, not_json="code ground_truth is a string but not JSON: {exc}",
         not_object="code ground_truth must be a dict with 'tests' and/or 'asserts', got {got}")

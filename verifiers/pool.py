@@ -116,6 +116,7 @@ class _Worker:
         self.loaded: set[str] = set()
         self.loading: str | None = None
         self.item: int | None = None
+        self.sent_at = 0.0  # when the current item was handed over
         self.deadline = time.monotonic() + start_timeout_s
 
     def kill(self) -> None:
@@ -176,6 +177,7 @@ class VerifierPool:
         self._lock = threading.Lock()
         self._closed = False
         self.replaced_workers = 0
+        self.latencies: list[float | None] = []  # seconds from hand-over to result, per item of the last batch
         self._finalizer = mp_util.Finalize(self, _shutdown, args=(self._workers,), exitpriority=10)
         for _ in range(self.num_workers):
             self._workers.append(self._new_worker())
@@ -196,6 +198,7 @@ class VerifierPool:
                 raise RuntimeError("VerifierPool is closed")
             self._load_errors.clear()  # a verifier that failed to load gets a fresh try per batch
             results: list[VerifierResult | None] = [None] * len(items)
+            self.latencies = [None] * len(items)
             queue: collections.deque[int] = collections.deque()
             for i, item in enumerate(items):
                 problem = _item_problem(item)
@@ -274,7 +277,8 @@ class VerifierPool:
                     break
                 queue.popleft()
                 w.state, w.item = "busy", idx
-                w.deadline = time.monotonic() + self.timeout_s
+                w.sent_at = time.monotonic()
+                w.deadline = w.sent_at + self.timeout_s
 
     def _send(self, w: _Worker, msg: tuple[Any, ...]) -> bool:
         """Send to an idle worker; a worker found dead is replaced (the message is not lost)."""
@@ -299,13 +303,19 @@ class VerifierPool:
         elif kind == "result":
             _, idx, result = msg
             results[idx] = result
+            self._took(w, idx)
             w.state, w.item = "idle", None
+
+    def _took(self, w: _Worker, idx: int) -> None:
+        if idx < len(self.latencies):
+            self.latencies[idx] = time.monotonic() - w.sent_at
 
     def _on_death(self, w: _Worker, results: list[VerifierResult | None]) -> int:
         w.process.join(timeout=5)
         code = w.process.exitcode
         if w.state == "busy" and w.item is not None:
             results[w.item] = VerifierResult.failure(f"verifier worker died while scoring (exit code {code})")
+            self._took(w, w.item)
         elif w.state == "loading" and w.loading is not None:
             self._load_errors[w.loading] = f"verifier worker died while loading {w.loading!r} (exit code {code})"
         started = w.state != "starting"
@@ -316,6 +326,7 @@ class VerifierPool:
         if w.state == "busy" and w.item is not None:
             results[w.item] = VerifierResult.failure(
                 f"timed out after {self.timeout_s:g}s (worker killed and replaced)", timeout_s=self.timeout_s)
+            self._took(w, w.item)
         elif w.state == "loading" and w.loading is not None:
             self._load_errors[w.loading] = f"loading verifier {w.loading!r} took longer than {self.start_timeout_s:g}s"
         started = w.state != "starting"

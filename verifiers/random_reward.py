@@ -37,7 +37,9 @@ class RandomVerifier:
 
     def draw(self, key: str) -> float:
         """The uniform number in [0, 1) for this key under this seed."""
-        digest = hashlib.blake2b(f"{self.seed}\x00{key}".encode(), digest_size=8).digest()
+        # surrogatepass: a prompt or sample id with a lone surrogate (invalid UTF-16 a tokenizer can emit)
+        # still hashes, always to the same bytes, instead of raising UnicodeEncodeError
+        digest = hashlib.blake2b(f"{self.seed}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64
 
     def __call__(self, response: str, ground_truth: Any = None, prompt: str | None = None,

@@ -1,6 +1,7 @@
 """A group of FSDP2 learner workers placed by Ray, driven in lock-step from the trainer."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import ray
@@ -11,12 +12,23 @@ from rlvr.learner.worker import LearnerWorker
 from rlvr.placement import place_actors
 
 
+class WorkerDied(RuntimeError):
+    """A learner worker's process died (killed, out of memory); the run cannot go on without it."""
+
+    def __init__(self, rank: int, cause: BaseException):
+        pid = re.search(r"pid: (\d+)", str(cause))
+        self.rank = rank
+        self.pid = int(pid.group(1)) if pid else None
+        super().__init__(f"learner worker rank {rank}" + (f" (pid {self.pid})" if self.pid else "") + " died")
+
+
 class LearnerGroup:
     def __init__(self, model_path: str, cfg: LearnerConfig, seed: int, dtype: str = "float32", *,
                  total_steps: int, load_reference: bool = False):
         """`total_steps`: optimizer steps the lr schedule spans; `load_reference`: a frozen reference policy
         on every worker (only for a KL term)."""
         self.num_workers = cfg.num_workers
+        self.dead = False  # a worker died: shutdown kills the rest without asking them first
         self.placement, self.workers = place_actors(
             LearnerWorker, cfg.num_workers, cfg.cpus_per_worker, cfg.gpus_per_worker, f"learner-{id(self)}",
             lambda i: (i, cfg.num_workers, cfg, seed, total_steps, load_reference))
@@ -32,7 +44,7 @@ class LearnerGroup:
         counts = {len(s) for s in shards}
         if len(counts) != 1:
             raise ValueError(f"workers must get equal micro-batch counts (collectives), got {sorted(counts)}")
-        results = ray.get([w.train_step.remote(s, objective, ctx) for w, s in zip(self.workers, shards)])
+        results = self._gather([w.train_step.remote(s, objective, ctx) for w, s in zip(self.workers, shards)])
         total: dict[str, float] = {}
         for r in results:
             for k, v in r.items():
@@ -45,7 +57,7 @@ class LearnerGroup:
         return total
 
     def logprobs(self, shards: list[list[dict[str, Any]]], temperature: float = 1.0) -> list[list[Any]]:
-        return ray.get([w.logprobs.remote(s, temperature) for w, s in zip(self.workers, shards)])
+        return self._gather([w.logprobs.remote(s, temperature) for w, s in zip(self.workers, shards)])
 
     def state_dict_ref(self) -> ray.ObjectRef:
         """An object ref to the full state dict (rank 0's), for the engines to fetch directly."""
@@ -54,20 +66,49 @@ class LearnerGroup:
         return refs[0]
 
     def save(self, path: str, tokenizer_dir: str | None = None) -> str:
-        results = ray.get([w.save.remote(path, tokenizer_dir) for w in self.workers])
+        results = self._gather([w.save.remote(path, tokenizer_dir) for w in self.workers])
         return results[0]
 
     def save_state(self, path: str) -> None:
         """Every worker's model and optimizer shards, step count and RNG into directory `path` (a collective)."""
-        ray.get([w.save_state.remote(path) for w in self.workers])
+        self._gather([w.save_state.remote(path) for w in self.workers])
 
     def load_state(self, path: str) -> int:
         """Load `save_state`'s directory (saved by any worker count); returns the optimizer-step count."""
-        return int(ray.get([w.load_state.remote(path) for w in self.workers])[0])
+        return int(self._gather([w.load_state.remote(path) for w in self.workers])[0])
+
+    def _gather(self, refs: list[ray.ObjectRef]) -> list[Any]:
+        """`ray.get` of one call per worker (refs[i] on rank i), failing fast when a worker dies: its peers
+        may wait for it in a collective and never return, so the first death ends the wait, as WorkerDied."""
+        pending, values = list(refs), {}
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                values[done[0]] = ray.get(done[0])
+            except ray.exceptions.ActorDiedError as exc:
+                self.dead = True
+                raise WorkerDied(refs.index(done[0]), exc) from exc
+            except Exception:
+                # a peer's collective failing because a worker died: report the death, not the symptom
+                self._raise_death(refs, timeout_s=10.0)
+                raise
+        return [values[r] for r in refs]
+
+    def _raise_death(self, refs: list[ray.ObjectRef], timeout_s: float) -> None:
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        for ref in ready:
+            try:
+                ray.get(ref)
+            except ray.exceptions.ActorDiedError as exc:
+                self.dead = True
+                raise WorkerDied(refs.index(ref), exc) from exc
+            except Exception:
+                continue
 
     def shutdown(self) -> None:
         try:
-            ray.get([w.shutdown.remote() for w in self.workers], timeout=60)
+            if not self.dead:  # survivors of a death may sit in a collective that never ends
+                ray.get([w.shutdown.remote() for w in self.workers], timeout=60)
         finally:
             for w in self.workers:
                 ray.kill(w)

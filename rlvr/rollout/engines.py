@@ -1,22 +1,52 @@
-"""The vLLM engine actors in their placement group, and the calls the trainer makes on all of them."""
+"""The vLLM engine actors in their placement group, and the calls the trainer makes on all of them.
+
+An engine that dies (killed, out of memory) is replaced in its own placement bundle by a new actor that
+first loads the latest weights (`last_weights`); every call the dead one still owed is issued again on
+it, in the original order, generation calls with the same requests (so the same request uids and the
+same reseeding). Callers read results through `get`/`check`, which do the replacing; a group the dead
+engine had already delivered comes again and `GroupStream` drops it by uid.
+"""
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any
 
 import ray
 
 from rlvr.config import RolloutConfig
-from rlvr.placement import place_actors
+from rlvr.placement import place_actor, place_actors
 from rlvr.rollout.vllm_engine import VLLMEngine
 from rlvr.types import GroupRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _Call:
+    """One engine call that has not been read yet: enough to issue it again on a replacement engine."""
+
+    engine: int
+    method: str
+    args: tuple[Any, ...]
+    actor: Any  # the actor it was issued on
+    ref: ray.ObjectRef  # its current result (replaced when it is issued again)
+
+
+class EngineDied(RuntimeError):
+    """An engine died more often than `rollout.max_engine_restarts` allows."""
 
 
 class EnginePool:
     def __init__(self, model_path: str, cfg: RolloutConfig, seed: int, dtype: str = "float32"):
         self.num_engines = cfg.num_engines
+        self.cfg = cfg
+        self._args = lambda i: (model_path, i, cfg, seed, dtype)
         self.placement, self.engines = place_actors(
-            VLLMEngine, cfg.num_engines, cfg.cpus_per_engine, cfg.gpus_per_engine, f"rollout-{id(self)}",
-            lambda i: (model_path, i, cfg, seed, dtype))
+            VLLMEngine, cfg.num_engines, cfg.cpus_per_engine, cfg.gpus_per_engine, f"rollout-{id(self)}", self._args)
+        self.last_weights: tuple[ray.ObjectRef, int] | None = None  # (state ref, version) a new engine loads
+        self.restarts = 0  # engines replaced so far (rollout/engine_restarts)
+        self._calls: dict[ray.ObjectRef, _Call] = {}  # by the ref handed out, until read through `get`
 
     def dispatch(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> list[ray.ObjectRef]:
         """Split requests round-robin over the engines; each streams groups into `out_queue`."""
@@ -24,12 +54,13 @@ class EnginePool:
         for i, engine in enumerate(self.engines):
             part = requests[i :: self.num_engines]
             if part:
-                refs.append(engine.generate_groups.remote(part, stop, out_queue))
+                refs.append(self._call(i, "generate_groups", part, stop, out_queue))
         return refs
 
     def update_weights(self, state_ref: ray.ObjectRef, version: int) -> list[ray.ObjectRef]:
         """Queue the new weights on every engine (behind whatever generation is already queued)."""
-        return [e.update_weights.remote(state_ref, version) for e in self.engines]
+        self.last_weights = (state_ref, version)
+        return [self._call(i, "update_weights", state_ref, version) for i in range(self.num_engines)]
 
     def score(self, sequences: list[tuple[list[int], int]]) -> ray.ObjectRef:
         """A ref to engine 0's log-probs of each (token_ids, prompt_len) sequence's tokens after the prompt.
@@ -37,7 +68,7 @@ class EnginePool:
         A ref, not the values: the call queues behind the weight update and the next step's generation,
         and the trainer must not wait for those.
         """
-        return self.engines[0].score.remote(sequences)
+        return self._call(0, "score", sequences)
 
     def generate(self, prompt_ids_list: list[list[int]], n: int, temperature: float, max_tokens: int,
                  stop: list[str], seed: int) -> list[list[tuple[str, list[int]]]]:
@@ -48,14 +79,82 @@ class EnginePool:
         """
         parts = [(i, prompt_ids_list[i :: self.num_engines]) for i in range(self.num_engines)]
         parts = [(i, p) for i, p in parts if p]
-        results = ray.get([self.engines[i].generate.remote(p, n, temperature, max_tokens, stop, seed) for i, p in parts])
+        results = self.get([self._call(i, "generate", p, n, temperature, max_tokens, stop, seed) for i, p in parts])
         out: list[list[tuple[str, list[int]]]] = [[] for _ in prompt_ids_list]
         for (i, _), samples in zip(parts, results):
             for k, s in enumerate(samples):
                 out[i + k * self.num_engines] = s
         return out
 
+    # ---------------------------------------------------------------- engine deaths
+    def _call(self, i: int, method: str, *args: Any) -> ray.ObjectRef:
+        actor = self.engines[i]
+        ref = getattr(actor, method).remote(*args)
+        self._calls[ref] = _Call(i, method, args, actor, ref)
+        return ref
+
+    def get(self, refs: list[ray.ObjectRef]) -> list[Any]:
+        """`ray.get` of calls made through the pool, replacing an engine that died and waiting for the call
+        issued again on its replacement. Each result is read once: the pool forgets the call."""
+        out = [self._result(ref) for ref in refs]
+        for ref in refs:
+            self._calls.pop(ref, None)
+        return out
+
+    def check(self, refs: list[ray.ObjectRef]) -> None:
+        """Without waiting: raise a finished call's own error, replace an engine that died under one."""
+        current = {self._calls[r].ref if r in self._calls else r: r for r in refs}
+        if current:
+            done, _ = ray.wait(list(current), num_returns=len(current), timeout=0)
+            for ref in done:
+                self._result(current[ref])
+
+    def _result(self, ref: ray.ObjectRef) -> Any:
+        call = self._calls.get(ref)
+        if call is None:
+            return ray.get(ref)
+        while True:
+            try:
+                return ray.get(call.ref)
+            except ray.exceptions.ActorDiedError as exc:
+                if call.actor is not self.engines[call.engine] or exc.actor_id != call.actor._actor_id.hex():
+                    raise  # another actor's death (a learner worker's, through the weights), or a call never reissued
+                self._restart(call.engine, exc)
+
+    def _restart(self, i: int, cause: Exception) -> None:
+        """Replace dead engine `i` in its bundle, load the latest weights, and issue its unfinished calls again."""
+        if self.restarts >= self.cfg.max_engine_restarts:
+            raise EngineDied(f"rollout engine {i} died and rollout.max_engine_restarts={self.cfg.max_engine_restarts} "
+                             f"restarts are used up: {str(cause).splitlines()[0]}") from cause
+        dead = self.engines[i]
+        version = self.last_weights[1] if self.last_weights else 0
+        log.warning("rollout engine %d died (%s); restarting it with policy version %d",
+                    i, " ".join(str(cause).split())[:300], version)
+        ray.kill(dead)  # a half-dead actor must not hold its bundle
+        self.engines[i] = actor = place_actor(VLLMEngine, self.placement, i, self.cfg.cpus_per_engine,
+                                              self.cfg.gpus_per_engine, self._args(i))
+        self.restarts += 1
+        load = actor.update_weights.remote(*self.last_weights) if self.last_weights else None
+        for call in [c for c in self._calls.values() if c.actor is dead and not _finished_ok(c.ref)]:
+            # the new engine already holds the latest weights: an owed weight update is that load
+            call.ref = load if call.method == "update_weights" and load is not None else \
+                getattr(actor, call.method).remote(*call.args)
+            call.actor = actor
+
     def shutdown(self) -> None:
         for e in self.engines:
             ray.kill(e)
         ray.util.remove_placement_group(self.placement)
+
+
+def _finished_ok(ref: ray.ObjectRef) -> bool:
+    """Whether a call finished before its engine died (its result outlives the engine)."""
+    if not ray.wait([ref], timeout=0)[0]:
+        return False
+    try:
+        ray.get(ref)
+    except ray.exceptions.ActorDiedError:
+        return False
+    except Exception:  # the call's own error: it finished, and reading it raises that error
+        pass
+    return True

@@ -2,7 +2,9 @@
 
 A group sampled with policy version v may be used at training step t only if
 t - v <= async_steps. Groups arrive in any order and for any step; those for later steps wait
-in a buffer, stale ones are dropped and counted.
+in a buffer, stale ones are dropped and counted. A group whose request uid has come before is dropped
+too: a restarted engine samples again every group its dead predecessor owed, some of which it had
+already delivered (rlvr/rollout/engines.py).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class GroupStream:
         self.timeout_s = timeout_s
         self.buffer: dict[int, list[Group]] = {}
         self.stale_dropped = 0
+        self.uids: set[int] = set()  # request uids received so far
+        self.duplicates = 0  # groups dropped because their uid came before
 
     def _pull(self, deadline: float, check: Callable[[], None] | None) -> Group:
         """The next group; polls so that a dead engine (`check` raises) ends the wait at once."""
@@ -54,6 +58,10 @@ class GroupStream:
         deadline = time.time() + self.timeout_s
         while seen < expected:
             g = self._pull(deadline, check)
+            if g.request.uid in self.uids:
+                self.duplicates += 1
+                continue
+            self.uids.add(g.request.uid)
             if g.step != step:
                 self.buffer.setdefault(g.step, []).append(g)
                 continue

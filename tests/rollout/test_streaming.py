@@ -1,3 +1,4 @@
+import itertools
 import queue
 
 import pytest
@@ -6,9 +7,12 @@ from rlvr.rollout.streaming import GroupStream, admissible
 from rlvr.types import Group, GroupRequest
 
 
-def _group(step: int, version: int, pid: str = "p") -> Group:
+_UIDS = itertools.count()
+
+
+def _group(step: int, version: int, pid: str = "p", uid: int | None = None) -> Group:
     req = GroupRequest(prompt_id=pid, prompt="q", prompt_ids=[1], ground_truth="1", verifier="math", step=step,
-                       n=1, max_tokens=4)
+                       n=1, max_tokens=4, uid=next(_UIDS) if uid is None else uid)
     return Group(request=req, samples=[], version=version)
 
 
@@ -47,3 +51,18 @@ def test_a_dead_producer_ends_the_wait():
     stream = GroupStream(queue.Queue(), async_steps=1, timeout_s=30, poll_s=0.05)
     with pytest.raises(RuntimeError, match="engine 0 died"):
         list(stream.arrivals(0, expected=1, check=check))
+
+
+def test_a_group_sampled_again_is_dropped_by_uid():
+    # A restarted engine samples again every group its dead predecessor owed, delivered ones included.
+    q: queue.Queue = queue.Queue()
+    stream = GroupStream(q, async_steps=1, timeout_s=2)
+    q.put(_group(step=1, version=0, pid="a", uid=10))
+    q.put(_group(step=2, version=1, pid="later", uid=12))  # buffered for step 2
+    q.put(_group(step=1, version=1, pid="a-again", uid=10))  # the restart's copy of uid 10: dropped
+    q.put(_group(step=2, version=1, pid="later-again", uid=12))  # a copy of a buffered group: dropped
+    q.put(_group(step=1, version=1, pid="b", uid=11))
+    assert [g.request.prompt_id for g in stream.arrivals(1, expected=2)] == ["a", "b"]
+    q.put(_group(step=2, version=1, pid="c", uid=13))
+    assert [g.request.prompt_id for g in stream.arrivals(2, expected=2)] == ["later", "c"]
+    assert stream.duplicates == 2

@@ -17,7 +17,7 @@ from typing import Any
 from verifiers.base import TextVerifier, VerifierResult, ground_truth_object, register
 from verifiers.ifeval import ifbench_format, ifbench_words, ifeval_checks  # noqa: F401  (registers checks)
 from verifiers.ifeval.spec import INSTRUCTIONS, Instruction, KwargsError, parse_kwargs
-from verifiers.ifeval.text import strip_think
+from verifiers.ifeval.text import known_languages, strip_think
 
 
 class GroundTruthError(ValueError):
@@ -87,6 +87,11 @@ class IFEvalVerifier(TextVerifier):
     def __init__(self, loose: bool = False, ignore_unknown_kwargs: bool = False):
         self.loose = loose
         self.ignore_unknown_kwargs = ignore_unknown_kwargs
+
+    def warmup(self) -> None:
+        """Load langdetect's language profiles now (seconds): the pool runs this at load time, so the first
+        item with a language instruction is not the one that pays for it, or times out on it."""
+        known_languages()
 
     def score(self, response: str, ground_truth: Any, prompt: str | None,
               metadata: dict[str, Any] | None) -> VerifierResult:

@@ -208,7 +208,8 @@ class MathVerifier(TextVerifier):
         most = max([MAX_PARSED_ANSWERS] + [item_count(g) for g in golds])
         if len(set(parts)) > most:  # decided before parsing thousands of boxes
             return _decided(False, "extract", details, f"hedge: {len(set(parts))} different final answers")
-        preds = flatten_distinct([parse_answer(a, expect_choice=expect_choice) for a in parts])
+        # each distinct string parsed once: 200,000 "Answer: 1" lines are one answer, not 200,000 parses
+        preds = flatten_distinct([parse_answer(a, expect_choice=expect_choice) for a in dict.fromkeys(parts)])
         details["extracted"] = " | ".join(p.describe() for p in preds)
         if expect_choice:
             if len(preds) > 1:

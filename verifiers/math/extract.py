@@ -126,7 +126,9 @@ def earlier_boxes(text: str, count: int) -> list[str]:
 
 
 _ANSWER_LINE = re.compile(
-    r"(?im)^[ \t>#*_-]*(?:\**\s*)?(?:the\s+)?(?:final\s+)?answer\s*(?:\*\*)?\s*[:\uff1a]\s*(?:\*\*)?[ \t]*(.*)$"
+    # possessive `*+`: the leading run never gives characters back, so a line of a million "*" fails in
+    # linear time (the two star-eating quantifiers used to try every split of it)
+    r"(?im)^[ \t>#*_-]*+\s*(?:the\s+)?(?:final\s+)?answer\s*(?:\*\*)?\s*[:\uff1a]\s*(?:\*\*)?[ \t]*(.*)$"
 )
 _NEXT_LINE = re.compile(r"\s*\n([^\n]*)")
 _HASH = re.compile(r"####\s*([^\n]*)")
