@@ -139,9 +139,9 @@ class MicroannealConfig:
 class SelectStudentConfig:
     buckets: int = 8192  # signed hashed-feature buckets
     ngram: int = 3  # word n-grams 1..ngram over the text's shape (numbers as <n>)
-    raw_ngram: int = 5  # raw word n-grams of this length (whole equations); 0: none
+    raw_ngram: int = 0  # also raw word n-grams of this length (whole equations such as "7 + 5 = 12"); 0: none
     hidden: int = 32  # MLP width
-    epochs: int = 100  # full-batch Adam steps
+    epochs: int = 200  # full-batch Adam steps
     lr: float = 0.02  # Adam learning rate
     weight_decay: float = 1.0e-5  # Adam weight decay
     holdout: float = 0.25  # share of each group's teacher labels held out to measure agreement

@@ -5,10 +5,14 @@ A document becomes words (runs of letters, runs of digits, single symbols), lowe
 hashed into `buckets` signed buckets: n-grams of length 1..`ngram` over words with every number replaced
 by <n> (the shape of the text), and n-grams of length `raw_ngram` over the raw words (whole equations such as
 "7 + 5 = 12", which a shape-only view cannot tell from "7 + 5 = 13"). The vector is L2-normalised.
+A third stream pairs every distinct word of the document with every distinct operator symbol in it
+(+ - * /): the documents are about operations, and whether "left" comes with "-" or with "+", or a trace's
+"-" with a final line's "+", is a conjunction a bag of short n-grams does not hold.
 The hash is crc32 of the n-gram, so a feature vector never depends on the process or the seed.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import zlib
@@ -16,6 +20,7 @@ from typing import Sequence
 
 import torch
 
+_OPS = {"+", "-", "*", "/"}
 _WORD = re.compile(r"[a-z]+|\d+|[^\sa-z\d]")
 
 
@@ -27,13 +32,17 @@ def _ngrams(tokens: Sequence[str], n: int, tag: str) -> list[str]:
     return [tag + " ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def hashed(text: str, buckets: int, ngram: int, raw_ngram: int) -> dict[int, float]:
-    """{bucket: signed, L2-normalised weight} of one document."""
+    """{bucket: signed, L2-normalised weight} of one document (cached: a run featurizes a document for its
+    group's sample, its source's scoring and the global arm; callers must not modify the result)."""
     raw = words(text)
     shape = ["<n>" if w.isdigit() else w for w in raw]
     grams = [g for n in range(1, ngram + 1) for g in _ngrams(shape, n, f"s{n}|")]
     if raw_ngram > 0:
         grams += _ngrams(raw, raw_ngram, "r|")
+    ops = sorted(set(shape) & _OPS)
+    grams += [f"c|{w}|{op}" for w in sorted(set(shape)) for op in ops if w != op]
     vec: dict[int, float] = {}
     for g in grams:
         h = zlib.crc32(g.encode())

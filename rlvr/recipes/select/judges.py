@@ -140,7 +140,7 @@ def trace_consistent(p: Parsed) -> float | None:
 
 def on_topic(p: Parsed) -> float | None:
     """Share of the document's lines that carry an equation, a fact, a question or an answer (filler scores 0)."""
-    lines = [line for line in re.split(r"\n|(?<=[.?!])\s+", p.text) if line.strip()]
+    lines = [line for line in p.text.splitlines() if line.strip()]
     if not lines:
         return None
     useful = sum(bool(equations(line) or _ANSWER.search(line) or "?" in line) for line in lines)

@@ -1,5 +1,11 @@
 """One group through MIRA: teacher labels on its sample, rubric discovery, a student distilled from the
 labels, held-out agreement, and the student's reliability-weighted aggregate for every document of the group.
+
+The student answers in the teacher's terms: its output per dimension is rounded to an anchored level 0-4
+(MIRA's student also emits a score per rubric dimension). Agreement is measured on those levels; documents
+are ranked by the aggregate of the levels, ties broken by the aggregate of the unrounded outputs.
+(A level has ties by construction: against a two-valued teacher dimension, even a perfect continuous score
+could not reach a Spearman above about 0.8, so continuous outputs would understate a perfect student.)
 """
 from __future__ import annotations
 
@@ -41,6 +47,14 @@ class GroupResult:
     model: Any  # the student (torch module)
 
 
+TIE_BREAK = 1e-3  # weight of the unrounded aggregate: orders documents within one aggregate of levels
+
+
+def anchored(pred: np.ndarray) -> np.ndarray:
+    """The student's outputs as anchored levels, as the teacher gives them."""
+    return np.clip(np.round(pred), 0, 4)
+
+
 def teacher_sample(source: Source, share: float, seed: int) -> list[int]:
     """The documents the teacher labels: a seeded `share` of the source (at least 8, at most all)."""
     n = len(source.texts)
@@ -71,7 +85,7 @@ def score_group(group: str, members: Sequence[Source], dims: Sequence[Dimension]
             continue
         all_bags = featurize(s.texts, sc.buckets, sc.ngram, sc.raw_ngram)
         pred = student.predict(model, all_bags, list(range(len(s.texts)))).numpy()
-        scores[s.name] = aggregate(pred, weights, mu, sigma)
+        scores[s.name] = aggregate(anchored(pred), weights, mu, sigma) + TIE_BREAK * aggregate(pred, weights, mu, sigma)
     return GroupResult(group, [s.name for s in members], rubric, metrics, scores, labelled, model)
 
 
@@ -80,12 +94,12 @@ def _agreement(model: Any, bags: Any, held: list[int], levels: np.ndarray, kept:
     """Held-out Spearman per dimension, the reliability weights, and the aggregate's Spearman (teacher vs student)."""
     if model is None:
         return {"spearman": {}, "weights": {}, "aggregate_spearman": None, "held_out": len(held)}
-    pred = student.predict(model, bags, held).numpy()
-    truth = levels[held]
+    raw = student.predict(model, bags, held).numpy()
+    pred, truth = anchored(raw), levels[held]
     rho = [spearman(pred[:, d], truth[:, d]) for d in range(len(kept))]
     w = reliability_weights(rho)
     agg = spearman(aggregate(pred, w, mu, sigma), aggregate(truth, w, mu, sigma))
-    mae = np.abs(pred - truth).mean(axis=0)
+    mae = np.abs(raw - truth).mean(axis=0)
     return {"spearman": {d: round(r, 4) for d, r in zip(kept, rho)},
             "mae": {d: round(float(m), 4) for d, m in zip(kept, mae)},
             "weights": {d: round(float(x), 4) for d, x in zip(kept, w)},

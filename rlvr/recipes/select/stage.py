@@ -19,7 +19,7 @@ from rlvr.recipes.select.outputs import write_arm, write_group
 from rlvr.recipes.select.provenance import pool_defects
 from rlvr.recipes.select.rubrics import Dimension, registry
 from rlvr.recipes.select.scorer import Source
-from rlvr.recipes.select.selection import GLOBAL, Dims, arm_stats, run_arms
+from rlvr.recipes.select.selection import GLOBAL, Arm, Dims, arm_stats, run_arms
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ def run_select(cfg: RecipeConfig, start: str, out: Path) -> dict[str, Any]:
         groups = {r.group: write_group(r, sources, out / arm.name) for r in arm.groups}
         manifest["arms"][arm.name] = dict(write_arm(arm, sources, out, cfg.select.max_epochs), groups=groups,
                                           thresholds=arm.thresholds, sources=arm_stats(arm, sources, defects or None))
+    # The whole pool as a mix too (weights = its tokens per source): the full-pool arm trains on it.
+    everything = Arm("full", {s.name: list(range(len(s.texts))) for s in sources}, {})
+    manifest["arms"]["full"] = dict(write_arm(everything, sources, out, cfg.select.max_epochs),
+                                    groups={}, thresholds={}, sources=arm_stats(everything, sources, defects or None))
     (out / "selection_manifest.json").write_text(json.dumps(manifest, indent=2))
     summary = {"recipe": cfg.name, "stage": cfg.stage, "output_dir": str(out),
                "mix": {a: manifest["arms"][a]["mix"] for a in manifest["arms"]},

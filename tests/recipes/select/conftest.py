@@ -9,23 +9,11 @@ from typing import Any
 
 import pytest
 
-from rlvr.data.builtin import load_builtin
 from rlvr.recipes.config import SelectConfig
 from rlvr.recipes.select.rubrics import registry
 from rlvr.recipes.select.scorer import Source
 from rlvr.recipes.select.selection import arm_stats, run_arms
-
-POOL = {"web": ("web", 6000), "facts": ("math", 2500), "think": ("thinking", 3000), "qa": ("qa", 3000)}
-
-
-def make_pool(sizes: dict[str, tuple[str, int]], seed: int = 0) -> tuple[list[Source], dict[str, list[bool]]]:
-    arithmetic = load_builtin("arithmetic")
-    sources, defects = [], {}
-    for name, (category, n) in sizes.items():
-        docs = arithmetic.pool_documents(name, n, seed)
-        sources.append(Source(name, category, [d["text"] for d in docs], [len(d["text"].split()) + 1 for d in docs]))
-        defects[name] = [d["defect"] for d in docs]
-    return sources, defects
+from tests.recipes.select.pool import POOL, make_pool
 
 
 @pytest.fixture(scope="package")

@@ -5,7 +5,7 @@ from rlvr.recipes.config import SelectConfig
 from rlvr.recipes.select.grouping import category_groups
 from rlvr.recipes.select.selection import find_groups
 
-from .conftest import make_pool
+from tests.recipes.select.pool import make_pool
 
 
 def test_auto_grouping_recovers_planted_groups():
