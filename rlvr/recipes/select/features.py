@@ -72,7 +72,8 @@ class Bags:
             coords[1].extend(vec)
             weights.extend(vec.values())
         return torch.sparse_coo_tensor(torch.tensor(coords, dtype=torch.long).reshape(2, -1),
-                                       torch.tensor(weights, dtype=torch.float32), (len(rows), self.buckets)).coalesce()
+                                       torch.tensor(weights, dtype=torch.float32), (len(rows), self.buckets),
+                                       check_invariants=False).coalesce()
 
     def dense_mean(self, rows: Sequence[int], buckets: int) -> torch.Tensor:
         """The mean feature vector of `rows` (a source's centroid), dense."""
