@@ -310,3 +310,112 @@ def pretrain_corpus(n_docs: int, seed: int) -> list[str]:
 def midtrain_corpus(n_docs: int, seed: int) -> list[str]:
     """Texts of the clean "Dolmino-like" stage."""
     return [d["text"] for d in midtrain_documents(n_docs, seed)]
+
+
+# ---- a candidate pool for source-aware selection (rlvr select, rlvr/recipes/select) ---------------------
+# Four sources, each with a planted defect of its own kind, so that one fixed rubric misjudges some of them:
+#   pool_web    the pretraining mix: word problems solved with a wrong operation (NOISY_TEMPLATES), and filler
+#   pool_facts  fact sheets whose results column slipped by one line from some line on (a misaligned spreadsheet
+#               export: each result is the next line's, and the last line is left with the error value #REF!)
+#   pool_think  <think> traces whose rationale and equation are right but whose final line uses a wrong operation
+#   pool_qa     question -> answer pairs whose answer applies a wrong operation
+# ``pool_documents(source, n, seed)`` returns the documents with their provenance ("defect" and the kind of it);
+# the ``pool_*_corpus`` functions return only the texts, which is all a mix (and so the selector) ever reads.
+# Provenance is for evaluating a selection (and the oracle baseline), never an input of the selector.
+POOL_SOURCES = ("web", "facts", "think", "qa")
+POOL_DEFECT_RATE = 0.3  # facts, think, qa: share of documents carrying the source's defect
+POOL_FACTS_OPS = "+-*/"
+
+
+def _wrong_op(rng: random.Random, template: str, a: int, b: int) -> str:
+    """A wrong operation for (template, a, b) whose result is a whole number >= 0: the template's usual
+    mistake (NOISY_TEMPLATES) when it has one, else any valid wrong operation."""
+    right = TEMPLATES[template][0]
+    usual = NOISY_TEMPLATES.get(template)
+    if usual is not None:
+        return usual
+    valid = [op for op in POOL_FACTS_OPS if op != right and (op != "-" or a >= b) and (op != "/" or a % b == 0)]
+    return rng.choice(valid)
+
+
+def _pool_facts(rng: random.Random) -> dict:
+    """A fact sheet; a defective one has its results shifted up by one line from a random line on."""
+    ops, weights = list(FACT_OP_WEIGHTS), list(FACT_OP_WEIGHTS.values())
+    rows = []
+    for _ in range(rng.randint(6, 12)):
+        op = rng.choices(ops, weights)[0]
+        a, b = rng.choice(_operand_pool(op))
+        rows.append((a, op, b, apply(op, a, b)))
+    results = [r for *_, r in rows]
+    defect = rng.random() < POOL_DEFECT_RATE
+    if defect:
+        start = rng.randint(0, len(rows) // 2)
+        results = results[:start] + results[start + 1:] + ["#REF!"]
+    sentences = rng.random() < 0.2
+    lines = [_FACT_WORDS[op].format(a=a, b=b, r=r) if sentences else f"{a} {op} {b} = {r}"
+             for (a, op, b, _), r in zip(rows, results)]
+    wrong = sum(str(r) != str(row[3]) for row, r in zip(rows, results))
+    return {"text": f"{rng.choice(_FACT_HEADERS)}:\n" + "\n".join(lines), "kind": "facts",
+            "defect": wrong > 0, "defect_kind": "misaligned results" if wrong else ""}
+
+
+def _pool_problem(rng: random.Random, source: str) -> dict:
+    """A word problem of the think or qa source, right or (at POOL_DEFECT_RATE) answered with a wrong operation."""
+    template = rng.choice(list(TEMPLATES))
+    op, _, why = TEMPLATES[template]
+    a, b = rng.choice(_instances(template, "train"))
+    question, name = _question(rng, template, a, b)
+    defect = rng.random() < POOL_DEFECT_RATE
+    used = _wrong_op(rng, template, a, b) if defect else op
+    r = apply(used, a, b)
+    if source == "qa":
+        text = f"Question: {question}\nAnswer: {a} {used} {b} = {r}"
+        kind = "wrong answer"
+    else:  # the rationale and the thought equation are right; the final line may not follow them
+        reason = why.format(n1=name)
+        text = (f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n<think>\n{reason} {a} {op} {b} = "
+                f"{apply(op, a, b)}.\n</think>\n{a} {used} {b} = {r}\nAnswer: {r}<|im_end|>\n")
+        kind = "final line contradicts the rationale"
+    return {"text": text, "kind": source, "template": template, "operands": [a, b], "op": used,
+            "defect": defect, "defect_kind": kind if defect else ""}
+
+
+def pool_documents(source: str, n_docs: int, seed: int) -> list[dict]:
+    """``n_docs`` documents of pool source ``source`` (one of POOL_SOURCES) with provenance: "defect" (bool)
+    and "defect_kind". The same (source, n_docs, seed) always gives the same documents."""
+    if source not in POOL_SOURCES:
+        raise ValueError(f"arithmetic: unknown pool source {source!r}; expected one of {POOL_SOURCES}")
+    if n_docs < 0:
+        raise ValueError(f"arithmetic: n_docs must be >= 0, got {n_docs}")
+    rng = random.Random(f"arithmetic/pool_{source}/{seed}")
+    if source == "facts":
+        return [_pool_facts(rng) for _ in range(n_docs)]
+    if source in ("think", "qa"):
+        return [_pool_problem(rng, source) for _ in range(n_docs)]
+    docs = []
+    for _ in range(n_docs):
+        kind = rng.choices(list(PRETRAIN_MIX), list(PRETRAIN_MIX.values()))[0]
+        if kind == "problem":
+            doc = _problem_doc(rng, noisy=True, rationale=False)
+            doc.update(defect=doc["wrong"], defect_kind="wrong operation" if doc["wrong"] else "")
+        else:
+            doc = {"text": _facts_doc(rng) if kind == "facts" else _filler_doc(rng), "kind": kind, "defect": False,
+                   "defect_kind": ""}
+        docs.append(doc)
+    return docs
+
+
+def pool_web_corpus(n_docs: int, seed: int) -> list[str]:
+    return [d["text"] for d in pool_documents("web", n_docs, seed)]
+
+
+def pool_facts_corpus(n_docs: int, seed: int) -> list[str]:
+    return [d["text"] for d in pool_documents("facts", n_docs, seed)]
+
+
+def pool_think_corpus(n_docs: int, seed: int) -> list[str]:
+    return [d["text"] for d in pool_documents("think", n_docs, seed)]
+
+
+def pool_qa_corpus(n_docs: int, seed: int) -> list[str]:
+    return [d["text"] for d in pool_documents("qa", n_docs, seed)]

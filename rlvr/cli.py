@@ -19,11 +19,13 @@ commands:
 
 recipes (Hydra apps like train: rlvr COMMAND --help; conf/recipe/README.md):
   base, midtrain, long-context, sft, microanneal, recipe   run a stage recipe (recipe=NAME, -m, --cfg job)
+  select          choose documents of a candidate pool per source (MIRA; recipe=tiny_mira)
   pipeline        base -> midtrain -> RL-Zero, one table (base.KEY=V midtrain.KEY=V rl.KEY=V, -m)
   decontaminate   n-gram overlap of a mix against eval sets
   merge           average checkpoints (model souping)
 """
-RECIPE_COMMANDS = ("base", "midtrain", "long-context", "sft", "microanneal", "recipe", "merge", "decontaminate")
+RECIPE_COMMANDS = ("base", "midtrain", "long-context", "sft", "microanneal", "select", "recipe", "merge",
+                   "decontaminate")
 
 
 def main(argv: list[str] | None = None) -> int:

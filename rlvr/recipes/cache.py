@@ -23,6 +23,7 @@ from rlvr.recipes import sft
 from rlvr.recipes.config import RecipeConfig, RecipeError, compose_recipe, resolve_mix_path
 from rlvr.recipes.microanneal import run_microanneal
 from rlvr.recipes.mix import load_mix
+from rlvr.recipes.select.stage import run_select
 from rlvr.recipes.sft_stage import run_sft
 from rlvr.recipes.sources import generator_for
 from rlvr.recipes.stage import run_stage
@@ -32,7 +33,8 @@ Runner = Callable[[RecipeConfig, str, Path], dict[str, Any]]
 # The config sections a stage's checkpoint (and its summary's evals) depends on; the others (hardware notes,
 # another stage's section) must not invalidate a cached build when their defaults change.
 KEY_SECTIONS = ("stage", "model", "data", "decontamination", "train", "learner", "eval")
-STAGE_SECTIONS = {"long_context": ("long_context",), "sft": ("sft",), "microanneal": ("microanneal",)}
+STAGE_SECTIONS = {"long_context": ("long_context",), "sft": ("sft",), "microanneal": ("microanneal",),
+                  "select": ("select",)}
 
 
 def runner_for(cfg: RecipeConfig) -> Runner:
@@ -41,6 +43,8 @@ def runner_for(cfg: RecipeConfig) -> Runner:
         return run_sft
     if cfg.stage == "microanneal":
         return run_microanneal
+    if cfg.stage == "select":
+        return run_select
     return run_stage
 
 
@@ -71,8 +75,8 @@ def ensure_recipe_checkpoint(name: str, overrides: list[str] | None = None) -> s
 
 def run_cached(cfg: RecipeConfig) -> dict[str, Any]:
     """Run a stage once per distinct config (cache_dir()/recipes/<name>-<key>); later calls reuse it."""
-    if cfg.stage == "microanneal":
-        raise RecipeError(f"recipe {cfg.name!r}: a microanneal makes no checkpoint to start from")
+    if cfg.stage in ("microanneal", "select"):
+        raise RecipeError(f"recipe {cfg.name!r}: a {cfg.stage} stage makes no checkpoint to start from")
     root = cache_root(cfg)
     built = cache.build_once(root, lambda out: runner_for(cfg)(dataclasses.replace(cfg, output_dir=str(out)),
                                                                 resolve_start(cfg.model.path), out))

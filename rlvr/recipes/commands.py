@@ -1,6 +1,6 @@
 """The recipes' `rlvr` subcommands (rlvr/cli.py dispatches here).
 
-The stage commands (base, midtrain, long-context, sft, microanneal, recipe) are Hydra apps over
+The stage commands (base, midtrain, long-context, sft, microanneal, select, recipe) are Hydra apps over
 conf/stage.yaml, run through rlvr.hydra_app as `rlvr train` is: `recipe=NAME` picks
 conf/recipe/NAME.yaml (each command has a default), any other KEY=VALUE overrides it, `-m` sweeps,
 and `--cfg job` composes and validates the recipe and prints it without running anything
@@ -28,12 +28,13 @@ from rlvr.recipes.mix import build_mix, load_mix
 from rlvr.recipes.sources import MixError, read_records, render
 
 STAGE_COMMANDS = {  # command -> (default recipe, stages it runs)
-    "recipe": ("tiny_midtrain", ("pretrain", "midtrain", "long_context", "sft", "microanneal")),
+    "recipe": ("tiny_midtrain", ("pretrain", "midtrain", "long_context", "sft", "microanneal", "select")),
     "base": ("tiny_pretrain", ("pretrain",)),
     "midtrain": ("tiny_midtrain", ("midtrain",)),
     "long-context": ("tiny_long_context", ("long_context",)),
     "sft": ("tiny_sft_think", ("sft",)),
     "microanneal": ("tiny_microanneal", ("microanneal",)),
+    "select": ("tiny_mira", ("select",)),
 }
 # Flags of the hand-written parser the stage commands had before they became Hydra apps, and what replaced them.
 RETIRED_FLAGS = {"-o": "output_dir=DIR", "--output-dir": "output_dir=DIR",

@@ -24,7 +24,7 @@ from rlvr.paths import CONF_DIR
 from rlvr.recipes.mix import load_mix
 
 RECIPE_DIR = CONF_DIR / "recipe"
-STAGES = ("pretrain", "midtrain", "long_context", "sft", "microanneal")
+STAGES = ("pretrain", "midtrain", "long_context", "sft", "microanneal", "select")
 
 
 class RecipeError(ValueError):
@@ -138,6 +138,44 @@ class MicroannealConfig:
 
 
 @dataclasses.dataclass
+class SelectStudentConfig:
+    buckets: int = 8192  # signed hashed-feature buckets
+    ngram: int = 3  # word n-grams 1..ngram over the text's shape (numbers as <n>)
+    raw_ngram: int = 0  # also raw word n-grams of this length (whole equations such as "7 + 5 = 12"); 0: none
+    hidden: int = 32  # MLP width
+    epochs: int = 200  # full-batch Adam steps
+    lr: float = 0.02  # Adam learning rate
+    weight_decay: float = 1.0e-5  # Adam weight decay
+    holdout: float = 0.25  # share of each group's teacher labels held out to measure agreement
+
+
+@dataclasses.dataclass
+class SelectDiscoveryConfig:
+    min_applicable: float = 0.3  # a dimension must apply to this share of a group's documents
+    min_std: float = 0.25  # below this standard deviation of levels a dimension is constant in the group
+    min_reliability: float = 0.8  # Spearman between two runs of a dimension (another seed) on the same documents
+    max_redundancy: float = 0.9  # |Spearman| with a kept dimension at or above which a dimension is redundant
+    max_dims: int = 5  # dimensions kept per group
+
+
+@dataclasses.dataclass
+class SelectConfig:
+    scope: str = "source"  # source (MIRA: rubric and student per group, threshold per source) | global (ablation)
+    groups: str = "category"  # category (the mix's category: fields) | auto (cluster source centroids)
+    auto_threshold: float = 0.9  # auto: merge groups while their average centroid cosine is at least this
+    group_docs: int = 256  # auto: documents per source in its centroid
+    teacher_share: float = 0.1  # the teacher labels at most this share of each source's documents
+    model_groups: list[str] = field(default_factory=list)  # groups where model.path's checkpoint also judges
+    model_temperature: float = 0.7  # the model judge's sampling temperature (repeats measure its reliability)
+    keep: float = 0.5  # share of each source's tokens kept (global scope: of all tokens)
+    baselines: list[str] = field(default_factory=lambda: ["random", "global", "oracle"])  # extra arms written
+    max_epochs: float = 4.0  # max_epochs of each entry in the written mix files
+    seed: int = 0  # teacher sample, student init, tie-breaking and the random arm
+    student: SelectStudentConfig = field(default_factory=SelectStudentConfig)
+    discovery: SelectDiscoveryConfig = field(default_factory=SelectDiscoveryConfig)
+
+
+@dataclasses.dataclass
 class HardwareConfig:
     """What the recipe was sized for; `--cfg job` checks worker counts against it."""
 
@@ -151,7 +189,7 @@ class HardwareConfig:
 @dataclasses.dataclass
 class RecipeConfig:
     name: str = ""  # the recipe's name (its file name in conf/recipe/)
-    stage: str = "midtrain"  # pretrain | midtrain | long_context | sft | microanneal
+    stage: str = "midtrain"  # pretrain | midtrain | long_context | sft | microanneal | select
     description: str = ""  # one line on what the recipe is for
     model: RecipeModelConfig = field(default_factory=RecipeModelConfig)
     data: MixDataConfig = field(default_factory=MixDataConfig)
@@ -162,6 +200,7 @@ class RecipeConfig:
     long_context: LongContextConfig = field(default_factory=LongContextConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     microanneal: MicroannealConfig = field(default_factory=MicroannealConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     output_dir: str = ""  # where the stage writes; empty: runs/recipes/<name>/<timestamp>
 
@@ -296,6 +335,8 @@ def _validate_stage_section(cfg: RecipeConfig, fail: Any) -> None:
             fail("sft.max_len", f"must be >= 2, got {cfg.sft.max_len}")
         if cfg.sft.chat_template != "think" and not Path(cfg.sft.chat_template).is_file():
             fail("sft.chat_template", f"{cfg.sft.chat_template!r} is neither 'think' nor a Jinja file")
+    if cfg.stage == "select":
+        _validate_select(cfg, fail)
     if cfg.stage == "microanneal":
         m = cfg.microanneal
         if not m.baseline:
@@ -304,3 +345,24 @@ def _validate_stage_section(cfg: RecipeConfig, fail: Any) -> None:
             fail("microanneal.tokens", f"must be > 0, got {m.tokens}")
         if not 0.0 < m.candidate_share < 1.0:
             fail("microanneal.candidate_share", f"must be in (0, 1), got {m.candidate_share}")
+
+
+def _validate_select(cfg: RecipeConfig, fail: Any) -> None:
+    """select.*: values, and a candidate pool whose generated sources have a fixed size (docs:)."""
+    sel = cfg.select
+    if sel.scope not in ("source", "global"):
+        fail("select.scope", f"unknown {sel.scope!r}; expected source or global")
+    if sel.groups not in ("category", "auto"):
+        fail("select.groups", f"unknown {sel.groups!r}; expected category or auto")
+    for key, value in (("select.keep", sel.keep), ("select.teacher_share", sel.teacher_share),
+                       ("select.student.holdout", sel.student.holdout)):
+        if not 0.0 < value < 1.0:
+            fail(key, f"must be in (0, 1), got {value}")
+    unknown = sorted(set(sel.baselines) - {"random", "global", "oracle"})
+    if unknown:
+        fail("select.baselines", f"unknown {unknown[0]!r}; expected random, global or oracle")
+    if sel.student.buckets < 2 or sel.student.hidden < 1 or sel.student.ngram < 1:
+        fail("select.student", "buckets >= 2, hidden >= 1 and ngram >= 1 are needed")
+    for spec in load_mix(resolve_mix_path(cfg.data.mix)).sources:
+        if spec.kind != "path" and spec.docs <= 0:
+            fail("data.mix", f"{spec.where}: a candidate pool source needs a fixed size (docs: N) or a file")
