@@ -118,7 +118,10 @@ class Trainer:
         # mini_batches > 1 takes that many optimizer steps per rollout batch: the lr schedule spans them all.
         self.learner = LearnerGroup(model_path, cfg.learner, cfg.seed, cfg.model.dtype,
                                     total_steps=cfg.steps * max(1, cfg.learner.mini_batches),
-                                    load_reference=algo.kl_coef > 0)
+                                    load_reference=algo.kl_coef > 0, lora=cfg.model.lora)
+        if cfg.model.lora.rank > 0 and cfg.model.lora.init_adapter:
+            # the engines started from the bare base: give them the starting policy before anything samples
+            ray.get(self.engines.update_weights(self.learner.state_dict_ref(), self.version))
         self.scorer = RewardScorer(cfg.reward.verifier, dict(cfg.reward.options), cfg.reward.timeout_s,
                                    cfg.reward.num_workers, cfg.reward.import_modules)
         self.queue = Queue()
