@@ -12,11 +12,14 @@ from rlvr.types import GroupRequest
 
 
 class EnginePool:
-    def __init__(self, model_path: str, cfg: RolloutConfig, seed: int, dtype: str = "float32"):
+    def __init__(self, model_path: str, cfg: RolloutConfig, seed: int, dtype: str = "float32",
+                 lora_rank: int = 0, lora_required: bool = False):
+        """`lora_rank` > 0: engines try to serve LoRA adapters (see VLLMEngine); `serves_lora` says if they do."""
         self.num_engines = cfg.num_engines
         self.placement, self.engines = place_actors(
             VLLMEngine, cfg.num_engines, cfg.cpus_per_engine, cfg.gpus_per_engine, f"rollout-{id(self)}",
-            lambda i: (model_path, i, cfg, seed, dtype))
+            lambda i: (model_path, i, cfg, seed, dtype, lora_rank, lora_required))
+        self.serves_lora = lora_rank > 0 and all(ray.get([e.serves_lora.remote() for e in self.engines]))
 
     def dispatch(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> list[ray.ObjectRef]:
         """Split requests round-robin over the engines; each streams groups into `out_queue`."""
