@@ -128,7 +128,9 @@ class Trainer:
         self.engines = EnginePool(model_path, cfg.rollout, cfg.seed, cfg.model.dtype,
                                   *lora_engine_args(cfg, ray.cluster_resources().get("GPU", 0)))
         # mini_batches > 1 takes that many optimizer steps per rollout batch: the lr schedule spans them all.
-        self.learner = LearnerGroup(model_path, cfg.learner, cfg.seed, cfg.model.dtype,
+        # LoRA trains at its own rate (model.lora.lr), everything else in learner.* applies as is
+        learner_cfg = dataclasses.replace(cfg.learner, lr=cfg.model.lora.lr) if cfg.model.lora.rank > 0 else cfg.learner
+        self.learner = LearnerGroup(model_path, learner_cfg, cfg.seed, cfg.model.dtype,
                                     total_steps=cfg.steps * max(1, cfg.learner.mini_batches),
                                     load_reference=algo.kl_coef > 0, lora=cfg.model.lora)
         if cfg.model.lora.rank > 0:

@@ -13,7 +13,7 @@ import torch
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 SHORT = ["steps=2", "rollout.prompts_per_step=4", "rollout.group_size=4", "data.eval_size=8", "data.train_size=64",
-         "progress=false", "model.lora.rank=8", "learner.lr=2e-2", "algorithm.kl_coef=0.01"]
+         "progress=false", "model.lora.rank=8", "model.lora.lr=2e-2", "algorithm.kl_coef=0.01"]
 
 
 @pytest.mark.parametrize("sync,served", [("auto", "merged weights"), ("adapter", "the adapter (vLLM LoRA)")])
