@@ -5,6 +5,8 @@ mixed precision), on random token sequences shaped like RL samples (prompt + res
 
     python bench/learner_throughput.py                       # tiny model (the default experiment's)
     python bench/learner_throughput.py --size 0.5b --batch 64 --prompt 256 --response 768   # on a GPU
+    python bench/learner_throughput.py --pack --response-min 4 --response 256   # learner.pack on varied lengths
+    python bench/learner_throughput.py --lora 8 --activation-checkpointing      # model.lora.rank, learner.*
 """
 from __future__ import annotations
 
@@ -29,13 +31,17 @@ def main() -> None:
     p.add_argument("--micro", type=int, default=32, help="sequences per forward/backward")
     p.add_argument("--prompt", type=int, default=40)
     p.add_argument("--response", type=int, default=24)
+    p.add_argument("--response-min", type=int, default=0, help="shortest response (default: half of --response)")
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--pack", action="store_true", help="learner.pack: responses packed into rows")
+    p.add_argument("--activation-checkpointing", action="store_true", help="learner.activation_checkpointing")
+    p.add_argument("--lora", type=int, default=0, help="model.lora.rank (0: full fine-tuning)")
     args = p.parse_args()
 
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from rlvr.algorithms.config import AlgorithmConfig
-    from rlvr.config import LearnerConfig
+    from rlvr.config import LearnerConfig, LoraConfig
     from rlvr.learner.batching import count_loss_tokens, policy_shards
     from rlvr.learner.objectives import PolicyStep, policy_objective
     from rlvr.learner.worker import LearnerWorker, free_port
@@ -49,17 +55,18 @@ def main() -> None:
     Qwen2ForCausalLM(cfg).save_pretrained(path)
     on_gpu = torch.cuda.is_available()
     worker = LearnerWorker(0, 1, LearnerConfig(lr=1e-5, grad_clip=1.0, warmup_steps=0,
-                                               threads_per_worker=torch.get_num_threads()), seed=0,
-                           total_steps=args.steps)
+                                               threads_per_worker=torch.get_num_threads(),
+                                               activation_checkpointing=args.activation_checkpointing), seed=0,
+                           total_steps=args.steps, lora=LoraConfig(rank=args.lora))
     n_params = worker.setup("127.0.0.1", free_port(), path)
     rng = random.Random(0)
     samples, advantages = [], []
     for _ in range(args.batch):
-        r = rng.randint(args.response // 2, args.response)
+        r = rng.randint(args.response_min or args.response // 2, args.response)
         samples.append(Sample("p", [rng.randrange(vocab) for _ in range(args.prompt)],
                               [rng.randrange(vocab) for _ in range(r)], "", [-1.0] * r, "stop"))
         advantages.append(rng.choice([-1.0, 1.0]))
-    shards = policy_shards(samples, advantages, 1, args.micro, pad_id=0)
+    shards = policy_shards(samples, advantages, 1, args.micro, pad_id=0, pack=args.pack)
     tokens, seqs = count_loss_tokens(shards)
     ctx = PolicyStep(algorithm=AlgorithmConfig(), eps_low=0.2, eps_high=0.272, global_tokens=tokens,
                      global_seqs=seqs, agg_constant=float(args.response), temperature=1.0)
@@ -76,7 +83,8 @@ def main() -> None:
     input_tokens = stats["input_tokens"]
     peak = 989e12 if on_gpu else float("nan")
     print(f"device: {torch.cuda.get_device_name(0) if on_gpu else 'cpu'}  model: {args.size} ({n_params / 1e6:.1f}M params)"
-          f"  torch {torch.__version__}  mixed precision: {'bf16' if on_gpu else 'fp32'}")
+          f"  torch {torch.__version__}  mixed precision: {'bf16' if on_gpu else 'fp32'}  pack: {args.pack}"
+          f"  activation checkpointing: {args.activation_checkpointing}  lora rank: {args.lora}")
     print(f"{'figure':<32}{'value':>14}")
     for label, value in [("step seconds", seconds), ("learner tokens/s", input_tokens / seconds),
                          ("learner samples/s", args.batch / seconds), ("response tokens/s", tokens / seconds),

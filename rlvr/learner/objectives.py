@@ -14,6 +14,7 @@ import torch
 
 from rlvr.algorithms.config import AlgorithmConfig
 from rlvr.algorithms.losses import entropy_from_logits, policy_loss
+from rlvr.data.packing import packed_forward_kwargs
 from rlvr.types import IGNORE_INDEX
 
 
@@ -42,6 +43,8 @@ Objective = Callable[[torch.nn.Module, dict[str, Any], Any], tuple[torch.Tensor,
 
 
 def _forward_logits(model: torch.nn.Module, mb: dict[str, Any]) -> torch.Tensor:
+    if "unpack_index" in mb:  # packed rows (rlvr.learner.batching.pack_policy_batch): per-sequence attention
+        return model(**packed_forward_kwargs(mb, model.config._attn_implementation)).logits
     kwargs: dict[str, Any] = {"input_ids": mb["input_ids"], "position_ids": mb.get("position_ids")}
     if "attention_mask" in mb and mb["attention_mask"] is not None:
         kwargs["attention_mask"] = mb["attention_mask"]
@@ -58,10 +61,16 @@ def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
+def _unpack(values: torch.Tensor, mb: dict[str, Any]) -> torch.Tensor:
+    """Per-prediction values of packed rows [R, W-1] -> the padded layout [B, L-1] (as is when not packed)."""
+    index = mb.get("unpack_index")
+    return values if index is None else values.reshape(-1)[index]
+
+
 def token_logprobs(model: torch.nn.Module, mb: dict[str, Any], temperature: float = 1.0) -> torch.Tensor:
-    """log p(token_{j+1} | tokens_{<=j}) for every position j: shape [B, L-1]."""
+    """log p(token_{j+1} | tokens_{<=j}) for every position j of each sequence: shape [B, L-1]."""
     logits = _scaled(_forward_logits(model, mb)[:, :-1], temperature)
-    return _gather_logprobs(logits, mb["input_ids"][:, 1:])
+    return _unpack(_gather_logprobs(logits, mb["input_ids"][:, 1:]), mb)
 
 
 def agg_divisor(mb: dict[str, Any], step: PolicyStep) -> float | torch.Tensor:
@@ -79,12 +88,12 @@ def policy_objective(model: torch.nn.Module, mb: dict[str, Any], step: PolicySte
     """The RL policy loss (rlvr.algorithms.losses.policy_loss) on response tokens."""
     cfg = step.algorithm
     logits = _scaled(_forward_logits(model, mb)[:, :-1], step.temperature)
-    logp = _gather_logprobs(logits, mb["input_ids"][:, 1:])
+    logp = _unpack(_gather_logprobs(logits, mb["input_ids"][:, 1:]), mb)
     if cfg.entropy_coef > 0:
-        entropy = entropy_from_logits(logits, chunk_size=1024)
+        entropy = _unpack(entropy_from_logits(logits, chunk_size=1024), mb)
     else:
         with torch.no_grad():
-            entropy = entropy_from_logits(logits.detach(), chunk_size=1024)
+            entropy = _unpack(entropy_from_logits(logits.detach(), chunk_size=1024), mb)
     old_logp = mb.get("old_logp")
     if old_logp is None:
         old_logp = mb["rollout_logp"] if cfg.old_logprobs == "engine" else logp.detach()

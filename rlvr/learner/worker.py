@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from rlvr.config import LR_SCHEDULES, LearnerConfig
+from rlvr.config import LR_SCHEDULES, LearnerConfig, LoraConfig
 from rlvr.learner.objectives import Objective, token_logprobs
 
 
@@ -41,15 +41,16 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
 
 class LearnerWorker:
     def __init__(self, rank: int, world_size: int, cfg: LearnerConfig, seed: int, total_steps: int,
-                 load_reference: bool = False):
-        """`total_steps`: optimizer steps the lr schedule spans; `load_reference`: keep a frozen copy of the
-        starting policy for a KL term."""
+                 load_reference: bool = False, lora: LoraConfig | None = None):
+        """`total_steps`: optimizer steps the lr schedule spans; `load_reference`: reference log-probs of the
+        starting policy for a KL term; `lora`: train LoRA adapters (rank > 0) instead of every weight."""
         self.rank = rank
         self.world_size = world_size
         self.cfg = cfg
         self.seed = seed
         self.total_steps = total_steps
         self.load_reference = load_reference
+        self.lora = lora if lora is not None and lora.rank > 0 else None
         self.device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
         if self.device.type == "cpu":
             torch.set_num_threads(cfg.threads_per_worker)
@@ -59,9 +60,6 @@ class LearnerWorker:
         return socket.gethostbyname(socket.gethostname()), free_port()
 
     def setup(self, master_addr: str, master_port: int, model_path: str, dtype: str = "float32") -> int:
-        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-        from transformers import AutoModelForCausalLM
-
         os.environ["MASTER_ADDR"] = master_addr
         os.environ["MASTER_PORT"] = str(master_port)
         backend = self.cfg.backend
@@ -69,29 +67,76 @@ class LearnerWorker:
             backend = "nccl" if self.device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend, rank=self.rank, world_size=self.world_size)
         torch.manual_seed(self.seed)
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype), attn_implementation="sdpa")
-        model.to(self.device)
-        mp = None
+        self.model = self._build_model(model_path, dtype)
+        # A KL term's reference: a LoRA policy's base is the model with its adapter switched off, so only a
+        # LoRA run that starts from a trained adapter needs a second model.
+        needs_copy = self.load_reference and (self.lora is None or bool(self.lora.init_adapter))
+        self.ref_model = self._build_reference(model_path, dtype) if needs_copy else None
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=self.cfg.lr, betas=tuple(self.cfg.betas),
+                                           weight_decay=self.cfg.weight_decay)
+        self.num_trainable = sum(p.numel() for p in trainable)
+        self.model_path = model_path
+        return sum(p.numel() for p in self.model.parameters())
+
+    def _shard(self, model: torch.nn.Module) -> None:
+        """FSDP2: each decoder layer its own unit, then the rest (bf16 compute on GPU when asked)."""
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        from rlvr.learner.lora import decoder_layers
+
+        kwargs = {}
         if self.device.type == "cuda" and self.cfg.mixed_precision == "bf16":
-            mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-        kwargs = {"mp_policy": mp} if mp is not None else {}
-        for layer in model.model.layers:
+            kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        for layer in decoder_layers(model):
             fully_shard(layer, **kwargs)
         fully_shard(model, **kwargs)
-        self.model = model
-        self.ref_model = None
-        if self.load_reference:
-            # Only when a KL term is on: a frozen copy of the starting policy, sharded the same way.
-            ref = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype), attn_implementation="sdpa")
-            ref.to(self.device).eval().requires_grad_(False)
-            for layer in ref.model.layers:
-                fully_shard(layer, **kwargs)
-            fully_shard(ref, **kwargs)
-            self.ref_model = ref
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, betas=tuple(self.cfg.betas),
-                                           weight_decay=self.cfg.weight_decay)
-        self.model_path = model_path
-        return sum(p.numel() for p in model.parameters())
+
+    def _load(self, model_path: str, dtype: str) -> torch.nn.Module:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype), attn_implementation="sdpa")
+        return model.to(self.device)
+
+    def _build_model(self, model_path: str, dtype: str) -> torch.nn.Module:
+        """The policy: loaded, wrapped with LoRA adapters when asked (before sharding, so FSDP2 shards the
+        adapters with their layers), each decoder layer under an activation-checkpoint wrapper when asked
+        (inside the FSDP unit, so the recomputation's all-gather is FSDP's own), then sharded."""
+        model = self._load(model_path, dtype)
+        self.lora_scaling: dict[str, float] = {}
+        if self.lora is not None:
+            from rlvr.learner import lora
+
+            model = lora.wrap(model, self.lora)
+            self.lora_scaling = lora.scalings(model)
+        if self.cfg.activation_checkpointing:
+            from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+
+            from rlvr.learner.lora import decoder_layers
+
+            layers = decoder_layers(model)
+            for i, layer in enumerate(layers):
+                layers[i] = checkpoint_wrapper(layer)  # non-reentrant: works with frozen inputs (LoRA)
+        self._shard(model)
+        return model
+
+    def _build_reference(self, model_path: str, dtype: str) -> torch.nn.Module:
+        """A frozen copy of the starting policy (with a LoRA run's initial adapter merged in), sharded alike."""
+        ref = self._load(model_path, dtype)
+        if self.lora is not None and self.lora.init_adapter:
+            from peft import PeftModel
+
+            ref = PeftModel.from_pretrained(ref, self.lora.init_adapter).merge_and_unload()
+        ref.eval().requires_grad_(False)
+        self._shard(ref)
+        return ref
+
+    @torch.no_grad()
+    def _reference_logprobs(self, mb: dict[str, Any], temperature: float) -> torch.Tensor:
+        if self.ref_model is not None:
+            return token_logprobs(self.ref_model, mb, temperature)
+        with self.model.disable_adapter():  # LoRA: the base model is the starting policy
+            return token_logprobs(self.model, mb, temperature)
 
     # ------------------------------------------------------------------ steps
     def _to_device(self, mb: dict[str, Any]) -> dict[str, Any]:
@@ -114,9 +159,8 @@ class LearnerWorker:
         tokens = 0
         for mb in micro_batches:
             mb = self._to_device(mb)
-            if self.ref_model is not None:  # only RL with a KL term loads one
-                with torch.no_grad():
-                    mb["ref_logp"] = token_logprobs(self.ref_model, mb, step.temperature)
+            if self.load_reference:  # only RL with a KL term
+                mb["ref_logp"] = self._reference_logprobs(mb, step.temperature)
             loss, stats = objective(self.model, mb, step)
             (loss * self.world_size).backward()
             tokens += int(mb.get("num_tokens", mb["input_ids"].numel()))
@@ -146,12 +190,17 @@ class LearnerWorker:
 
     # ---------------------------------------------------------------- weights
     def full_state_dict(self) -> dict[str, torch.Tensor] | None:
-        """The unsharded state dict on CPU at rank 0 (None elsewhere). A collective: call on all."""
+        """What the engines load: the unsharded weights on CPU at rank 0 (None elsewhere), under the base
+        model's names; with LoRA the merged W + s B A (rlvr.learner.lora.merge). A collective: call on all."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         sd = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
         if self.rank != 0:
             return None
+        if self.lora is not None:
+            from rlvr.learner.lora import merge
+
+            sd = merge(sd, self.lora_scaling)
         sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
         tied = getattr(self.model.config, "tie_word_embeddings", False)
         if "lm_head.weight" not in sd and tied:
@@ -159,11 +208,30 @@ class LearnerWorker:
             sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
         return sd
 
+    def adapter_state(self) -> dict[str, Any] | None:
+        """LoRA only: the adapter alone at rank 0 ({"tensors", "config"}, see lora.adapter_payload), gathering
+        only the trainable tensors. A collective: call on all."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        from rlvr.learner.lora import adapter_payload
+
+        if self.lora is None:
+            raise RuntimeError("adapter_state: this learner trains no LoRA adapter (model.lora.rank=0)")
+        sd = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True,
+                                                                       ignore_frozen_params=True))
+        return adapter_payload(sd, self.model) if self.rank == 0 else None
+
     def save(self, path: str, tokenizer_dir: str | None = None) -> str | None:
-        """Write an HF checkpoint (config, safetensors, tokenizer) from rank 0. A collective."""
+        """Write an HF checkpoint (config, safetensors, tokenizer) from rank 0; a LoRA run's merged weights,
+        and its adapter in `path`/adapter. A collective."""
         sd = self.full_state_dict()
+        adapter = self.adapter_state() if self.lora is not None else None
         if self.rank != 0:
             return None
+        if adapter is not None:
+            from rlvr.learner.lora import save_adapter
+
+            save_adapter(adapter, os.path.join(path, "adapter"))
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         config = AutoConfig.from_pretrained(self.model_path)

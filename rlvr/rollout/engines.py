@@ -38,12 +38,15 @@ class EngineDied(RuntimeError):
 
 
 class EnginePool:
-    def __init__(self, model_path: str, cfg: RolloutConfig, seed: int, dtype: str = "float32"):
+    def __init__(self, model_path: str, cfg: RolloutConfig, seed: int, dtype: str = "float32",
+                 lora_rank: int = 0, lora_required: bool = False):
+        """`lora_rank` > 0: engines try to serve LoRA adapters (see VLLMEngine); `serves_lora` says if they do."""
         self.num_engines = cfg.num_engines
         self.cfg = cfg
-        self._args = lambda i: (model_path, i, cfg, seed, dtype)
+        self._args = lambda i: (model_path, i, cfg, seed, dtype, lora_rank, lora_required)
         self.placement, self.engines = place_actors(
             VLLMEngine, cfg.num_engines, cfg.cpus_per_engine, cfg.gpus_per_engine, f"rollout-{id(self)}", self._args)
+        self.serves_lora = lora_rank > 0 and all(ray.get([e.serves_lora.remote() for e in self.engines]))
         self.last_weights: tuple[ray.ObjectRef, int] | None = None  # (state ref, version) a new engine loads
         self.restarts = 0  # engines replaced so far (rollout/engine_restarts)
         self._calls: dict[ray.ObjectRef, _Call] = {}  # by the ref handed out, until read through `get`

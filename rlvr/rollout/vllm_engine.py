@@ -51,10 +51,29 @@ def stop_token_count(token_ids: Sequence[int], body_text: str, decode: Callable[
     return len(token_ids) - j
 
 
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # max_lora_rank values vLLM accepts
+
+
+def vllm_lora_rank(rank: int) -> int:
+    """The smallest max_lora_rank vLLM accepts that holds an adapter of `rank`."""
+    for allowed in VLLM_LORA_RANKS:
+        if allowed >= rank:
+            return allowed
+    raise ValueError(f"model.lora.rank={rank}: vLLM serves adapters up to rank {VLLM_LORA_RANKS[-1]}")
+
+
+def is_adapter_payload(weights: Any) -> bool:
+    """A LoRA adapter alone (rlvr.learner.lora.adapter_payload), not a full state dict."""
+    return isinstance(weights, dict) and set(weights) == {"tensors", "config"}
+
+
 class VLLMEngine:
     """Plain class; `rlvr.rollout.engines.EnginePool` places it as a Ray actor (rlvr.placement.place_actors)."""
 
-    def __init__(self, model_path: str, engine_index: int, cfg: RolloutConfig, seed: int, dtype: str = "float32"):
+    def __init__(self, model_path: str, engine_index: int, cfg: RolloutConfig, seed: int, dtype: str = "float32",
+                 lora_rank: int = 0, lora_required: bool = False):
+        """`lora_rank` > 0: serve LoRA adapters (model.lora.sync=adapter); when vLLM refuses, fail if
+        `lora_required`, else start without and take merged weights (serves_lora() says which)."""
         import torch
 
         on_gpu = torch.cuda.is_available()
@@ -66,7 +85,9 @@ class VLLMEngine:
         self.seed = seed
         self.version = 0
         self.temperature = cfg.temperature
-        self.llm = LLM(
+        self.lora_request: Any = None  # the adapter every request runs with (adapter sync only)
+        self.lora_dir = ""
+        kwargs: dict[str, Any] = dict(
             model=model_path,
             dtype=dtype,
             enforce_eager=cfg.enforce_eager,
@@ -78,8 +99,27 @@ class VLLMEngine:
             # Sampled log-probs after temperature scaling: what the learner computes for TIS.
             logprobs_mode="processed_logprobs" if self.temperature != 1.0 else "raw_logprobs",
         )
+        self.llm = self._start(LLM, kwargs, lora_rank, lora_required)
         tokenizer = self.llm.get_tokenizer()
         self.special_ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens}
+
+    def _start(self, llm_cls: Any, kwargs: dict[str, Any], lora_rank: int, lora_required: bool) -> Any:
+        """The vLLM engine, serving LoRA adapters when asked and vLLM accepts (the start-up check)."""
+        self.serves_lora_adapters = False
+        if lora_rank > 0:
+            try:
+                llm = llm_cls(**kwargs, enable_lora=True, max_loras=1, max_lora_rank=vllm_lora_rank(lora_rank))
+                self.serves_lora_adapters = True
+                return llm
+            except Exception as exc:  # vLLM's refusal differs by platform and version
+                if lora_required:
+                    raise RuntimeError(f"model.lora.sync=adapter: this vLLM cannot serve LoRA adapters here ({exc}); "
+                                       "use model.lora.sync=merged") from exc
+                log.warning("engine %d: vLLM refused LoRA (%s); taking merged weights instead", self.index, exc)
+        return llm_cls(**kwargs)
+
+    def serves_lora(self) -> bool:
+        return self.serves_lora_adapters
 
     # ---------------------------------------------------------------- sampling
     def _sampling_params(self, max_tokens: int, stop: list[str], temperature: float | None = None,
@@ -125,7 +165,8 @@ class VLLMEngine:
             pending[key] = [None] * req.n
             for k in range(req.n):
                 params = self._sampling_params(req.max_tokens, stop)
-                engine.add_request(f"{key}#{k}", TokensPrompt(prompt_token_ids=req.prompt_ids), params)
+                engine.add_request(f"{key}#{k}", TokensPrompt(prompt_token_ids=req.prompt_ids), params,
+                                   lora_request=self.lora_request)
         generated = 0
         groups = 0
         while engine.has_unfinished_requests():
@@ -172,18 +213,46 @@ class VLLMEngine:
         self._reseed("generate", seed)
         params = self._sampling_params(max_tokens, stop, temperature=temperature, logprobs=False)
         params.n = n
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompt_ids_list], params, use_tqdm=False)
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompt_ids_list], params, use_tqdm=False,
+                                 lora_request=self.lora_request)
         return [[(c.text, list(c.token_ids)) for c in o.outputs] for o in outs]
 
     # ---------------------------------------------------------------- weights
     def update_weights(self, state_dict: dict[str, Any], version: int) -> float:
-        """Load a full state dict (from the learner's rank 0) and take its policy version."""
+        """Load a full state dict (from the learner's rank 0), or a LoRA adapter alone when this engine serves
+        adapters, and take its policy version."""
         started = time.time()
-        self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
+        if is_adapter_payload(state_dict):
+            self._load_adapter(state_dict, version)
+        else:
+            self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
         # Cached prefixes were computed with the old weights.
         self.llm.reset_prefix_cache()
         self.version = version
         return time.time() - started
+
+    def _load_adapter(self, payload: dict[str, Any], version: int) -> None:
+        """Swap in a new adapter: written as a PEFT directory (vLLM loads adapters from files only) in shared
+        memory, added under a new id (an id per version: vLLM caches adapters by id), the old one removed."""
+        import shutil
+        import tempfile
+
+        from safetensors.torch import save_file
+        from vllm.lora.request import LoRARequest
+
+        if not self.serves_lora_adapters:
+            raise RuntimeError(f"engine {self.index}: got a LoRA adapter but was started without LoRA serving")
+        root = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        path = tempfile.mkdtemp(prefix=f"rlvr-lora-{self.index}-v{version}-", dir=root)
+        save_file(payload["tensors"], os.path.join(path, "adapter_model.safetensors"))
+        payload["config"].save_pretrained(path)
+        engine = self.llm.llm_engine
+        request = LoRARequest(f"policy-v{version}", version + 1, path)
+        engine.add_lora(request)
+        if self.lora_request is not None:
+            engine.remove_lora(self.lora_request.lora_int_id)
+            shutil.rmtree(self.lora_dir, ignore_errors=True)
+        self.lora_request, self.lora_dir = request, path
 
     def score(self, sequences: list[tuple[list[int], int]]) -> list[list[float]]:
         """vLLM's log-prob of each token after `prompt_len` in each (token_ids, prompt_len)."""
@@ -191,7 +260,8 @@ class VLLMEngine:
         from vllm.inputs import TokensPrompt
 
         params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0)
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences], params, use_tqdm=False)
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences], params, use_tqdm=False,
+                                 lora_request=self.lora_request)
         result = []
         for (ids, plen), out in zip(sequences, outs):
             plps = out.prompt_logprobs
