@@ -32,6 +32,7 @@ from rlvr.placement import init_ray
 from rlvr.rewards import RewardScorer, ScoredGroup, StepBatch, keep_group, make_batch, shape_rewards
 from rlvr.rollout.engines import EnginePool
 from rlvr.rollout.streaming import GroupStream
+from rlvr.rollout.weight_sync import PendingSync, make_weight_sync, sync_metrics
 from rlvr.types import GroupRequest, Sample
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class Trainer:
         self.learner = LearnerGroup(model_path, cfg.learner, cfg.seed, cfg.model.dtype,
                                     total_steps=cfg.steps * max(1, cfg.learner.mini_batches),
                                     load_reference=algo.kl_coef > 0)
+        self.weight_sync = make_weight_sync(cfg.rollout, self.engines, self.learner)
         self.scorer = RewardScorer(cfg.reward.verifier, dict(cfg.reward.options), cfg.reward.timeout_s,
                                    cfg.reward.num_workers, cfg.reward.import_modules)
         self.queue = Queue()
@@ -127,7 +129,8 @@ class Trainer:
         self.next_uid = 0  # GroupRequest.uid of the next request
         self.gen_refs: dict[int, list[ray.ObjectRef]] = {}
         self.expected: dict[int, int] = {}
-        self._pending_sync: list[ray.ObjectRef] = []  # the last weight update, awaited when its line is logged
+        self._pending_sync: PendingSync = ([], {})  # the last weight update, awaited when its line is logged
+        self._unlogged: list[tuple[dict[str, Any], Probe, PendingSync]] = []  # step lines waiting for their probe
 
     # ------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
@@ -135,14 +138,12 @@ class Trainer:
         started = time.time()
         results: dict[str, Any] = {"run_dir": str(self.run_dir), "eval/accuracy_start": self._evaluate(0)}
         self._dispatch(0, cfg.rollout.prompts_per_step)
-        pending: tuple[dict[str, Any], Probe] | None = None  # a step's line waits for its probe
         bar = self._progress_bar()
         for step in range(cfg.steps):
             step_start = time.time()
             self._dispatch_ahead(step)
             batch, rollout = self._collect(step)  # score -> shape -> filter -> advantages
-            if pending is not None:
-                self._flush(*pending)
+            self._flush_ready(block=False)
             learn_start = time.time()
             stats = self._learn(batch) if batch.kept else {}
             learn_s = time.time() - learn_start
@@ -154,18 +155,17 @@ class Trainer:
                                 stale_dropped=self.stream.stale_dropped, version=self.version, stage=stage,
                                 next_stage=next_stage, kl_ref=cfg.algorithm.kl_coef > 0,
                                 repetition=cfg.algorithm.repetition.enabled)
+            line["rollout/version_lag_max"] = max((step - g.group.version for g in batch.scored), default=0)
             self._retire_solved(batch)
             line["time/step_s"] = time.time() - step_start
-            pending = (line, probe)
+            self._unlogged.append((line, probe, self._pending_sync))
             if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.steps:
-                self._flush(*pending)
-                pending = None
+                self._flush_ready(block=True)
                 self._evaluate(step + 1)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(reward=f"{line['train/reward_mean']:.3f}", acc=f"{line['train/accuracy']:.2f}")
-        if pending is not None:
-            self._flush(*pending)
+        self._flush_ready(block=True)
         if bar is not None:
             bar.close()
         results["eval/accuracy_end"] = self._evaluate(cfg.steps)
@@ -201,11 +201,20 @@ class Trainer:
         self.expected[step] = self.expected.get(step, 0) + len(reqs)
 
     def _dispatch_ahead(self, step: int) -> None:
-        """Asynchronous: draw step+1's groups now, so they sample while `step` trains. Synchronous: draw `step`'s."""
+        """Asynchronous (async_steps=k >= 1): draw the groups of every step up to step+k not drawn yet, so
+        they sample while `step` trains; each engine runs its calls in order, so step s's groups are sampled
+        with the weights of version >= s - k (the sync after step s-k-1 is queued before them) and
+        `GroupStream` never has to drop one. Synchronous: draw `step`'s.
+
+        What is already drawn is read from `self.expected` (keyed by step), the one record of pending steps.
+        """
         cfg = self.cfg
-        if cfg.rollout.async_steps > 0 and step + 1 < cfg.steps:
-            self._dispatch(step + 1, cfg.rollout.prompts_per_step)
-        elif cfg.rollout.async_steps == 0 and step > 0:
+        k = cfg.rollout.async_steps
+        if k > 0:
+            first = max([step, *self.expected]) + 1
+            for ahead in range(first, min(step + k, cfg.steps - 1) + 1):
+                self._dispatch(ahead, cfg.rollout.prompts_per_step)
+        elif step > 0:
             self._dispatch(step, cfg.rollout.prompts_per_step)
 
     # ------------------------------------------------------------ one step
@@ -294,9 +303,9 @@ class Trainer:
         probe = batch.samples[:n] or batch.all_samples[:n]
         started = time.time()
         if self.cfg.rollout.skip_weight_sync:
-            self._pending_sync = []
-        else:
-            self._pending_sync = self.engines.update_weights(self.learner.state_dict_ref(), self.version)
+            self._pending_sync = ([], {})
+        else:  # rollout.weight_sync: the object store or the collective broadcast (rlvr/rollout/weight_sync.py)
+            self._pending_sync = self.weight_sync.sync(self.version)
         learner_lps = self._learner_probe(probe)
         seqs = [(list(s.prompt_ids) + list(s.response_ids), len(s.prompt_ids)) for s in probe]
         score_ref = self.engines.score(seqs) if probe else None
@@ -321,14 +330,28 @@ class Trainer:
         diffs = [abs(a - b) for e, l in zip(engine_lps, learner_lps) for a, b in zip(e, l)]
         return sum(diffs) / max(1, len(diffs))
 
-    def _flush(self, line: dict[str, Any], probe: Probe) -> None:
-        """Log a step's line once its probe and weight load have finished (they ran behind the next step)."""
+    def _flush_ready(self, block: bool) -> None:
+        """Log the waiting step lines, oldest first, whose probe and weight load have finished (they run on
+        the engines behind the generation dispatched ahead); `block`: wait for all of them."""
+        while self._unlogged:
+            line, probe, (sync_refs, driver) = self._unlogged[0]
+            refs = ([probe[0]] if probe[0] is not None else []) + list(sync_refs)
+            if not block and refs and len(ray.wait(refs, num_returns=len(refs), timeout=0)[0]) < len(refs):
+                return
+            self._unlogged.pop(0)
+            self._flush(line, probe, (sync_refs, driver))
+
+    def _flush(self, line: dict[str, Any], probe: Probe, pending: PendingSync) -> None:
+        """Log a step's line with its probe's gap and its weight sync's timings."""
         score_ref, learner_lps = probe
         if score_ref is not None:
             line["rollout/logprob_gap"] = self._gap(ray.get(score_ref), learner_lps)
-        sync = ray.get(self._pending_sync)
-        if sync:
-            line["time/engine_load_s"] = max(sync)
+        sync_refs, driver = pending
+        stats = ray.get(list(sync_refs))
+        if stats:
+            line.update(sync_metrics(stats, driver))
+            line["time/engine_load_s"] = line["time/sync_load_s"]
+            line["sync/load_warnings"] = sum(len(s.get("warnings", [])) for s in stats)
         self.metrics.log(line)
 
     def close(self) -> None:
