@@ -188,8 +188,10 @@ class VLLMEngine:
 
             state_dict = ray.get(state_dict[0])
         transfer_s = time.time() - started
+        # one copy of the weights, a tied head counted once (as the collective path sends it)
+        unique = {t.untyped_storage().data_ptr(): t.numel() * t.element_size() for t in state_dict.values()}
         stats = self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
-        return self._took_weights(version, {**stats[0], "transfer_s": transfer_s})
+        return self._took_weights(version, {**stats[0], "transfer_s": transfer_s, "bytes": float(sum(unique.values()))})
 
     def _took_weights(self, version: int, stats: dict[str, Any]) -> dict[str, Any]:
         # Cached prefixes were computed with the old weights.

@@ -32,7 +32,6 @@ from typing import Any, Callable, Iterable
 import torch
 
 from rlvr.config import WEIGHT_SYNCS as TRANSPORTS
-from rlvr.placement import node_address
 
 READY_TIMEOUT_S = 3600.0  # receivers join after the generation queued before them: allow a long one
 STORE_PREFIX = "rlvr-wsync"
@@ -110,6 +109,8 @@ def with_aliases(received: dict[str, torch.Tensor], specs: list[TensorSpec]) -> 
 
 def open_store(timeout_s: float) -> tuple[Any, str, int]:
     """The sender's TCPStore (the group's rendezvous) on a free port: (store, host, port)."""
+    from rlvr.placement import node_address  # here: bench/gpu_sync.py uses this module where Ray is absent
+
     host = node_address()
     store = torch.distributed.TCPStore(host, 0, is_master=True, wait_for_workers=False,
                                        timeout=datetime.timedelta(seconds=timeout_s))
@@ -117,16 +118,25 @@ def open_store(timeout_s: float) -> tuple[Any, str, int]:
 
 
 class TransferGroup:
-    """Rank 0 (the learner) and ranks 1.. (engine workers) in a gloo group of their own."""
+    """Rank 0 (the learner) and ranks 1.. (engine workers) in a process group of their own.
 
-    def __init__(self, host: str, port: int, rank: int, world: int, timeout_s: float, store: Any = None):
+    gloo (CPU tensors) by default; `backend="nccl"` (CUDA tensors, one GPU per rank) is what bench/gpu_sync.py
+    measures on a GPU host."""
+
+    def __init__(self, host: str, port: int, rank: int, world: int, timeout_s: float, store: Any = None,
+                 backend: str = "gloo"):
         timeout = datetime.timedelta(seconds=timeout_s)
         if store is None:
             store = torch.distributed.TCPStore(host, port, is_master=False, timeout=timeout)
         self.store = store
         self.rank, self.world, self.timeout_s = rank, world, timeout_s
-        self.pg = torch.distributed.ProcessGroupGloo(torch.distributed.PrefixStore(STORE_PREFIX, store), rank, world,
-                                                     timeout)
+        prefixed = torch.distributed.PrefixStore(STORE_PREFIX, store)
+        if backend == "nccl":
+            opts = torch.distributed.ProcessGroupNCCL.Options()
+            opts._timeout = timeout
+            self.pg = torch.distributed.ProcessGroupNCCL(prefixed, rank, world, opts)
+        else:
+            self.pg = torch.distributed.ProcessGroupGloo(prefixed, rank, world, timeout)
 
     def broadcast(self, buf: torch.Tensor) -> None:
         """Group-local root 0 (the backend's own call: torch.distributed.broadcast would want global ranks)."""
