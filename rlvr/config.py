@@ -21,6 +21,7 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 MIXED_PRECISION = ("bf16", "fp32")
 BACKENDS = ("auto", "gloo", "nccl")
 LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
+WEIGHT_SYNCS = ("object_store", "collective")  # rlvr.rollout.weight_sync.TRANSPORTS
 
 
 @dataclasses.dataclass
@@ -118,6 +119,16 @@ class RolloutConfig:
     logprob_probe_size: int = 8  # sequences re-scored after each weight sync for rollout/logprob_gap
     skip_weight_sync: bool = False  # testing only: never push new weights (the gap test must fail)
     max_engine_restarts: int = 3  # engines that die are replaced with the current weights this often per run, then the run stops
+    weight_sync: str = "object_store"  # object_store (Ray object store, each engine pulls) | collective (rank 0 broadcasts)
+    sync_bucket_mb: float = 64.0  # collective: size of each broadcast bucket in MiB
+    sync_timeout_s: float = 600.0  # collective: a receiver silent this long fails the sync (gloo timeout)
+    node_resource: str = ""  # custom Ray resource the engines' nodes advertise (rlvr/placement.py); empty: any node
+
+    def validate(self, prefix: str = "rollout") -> None:
+        check_choice(f"{prefix}.weight_sync", self.weight_sync, WEIGHT_SYNCS)
+        if self.sync_bucket_mb <= 0 or self.sync_timeout_s <= 0:
+            raise ValueError(f"{prefix}.sync_bucket_mb={self.sync_bucket_mb} and {prefix}.sync_timeout_s="
+                             f"{self.sync_timeout_s} must be positive")
 
 
 @dataclasses.dataclass
@@ -138,6 +149,7 @@ class LearnerConfig:
     backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | gloo | nccl
     pack: bool = False  # RL: pack a micro-batch's responses into rows (position restarts, per-sequence attention)
     activation_checkpointing: bool = False  # recompute each decoder layer's activations in backward (less memory)
+    node_resource: str = ""  # custom Ray resource the learner's nodes advertise (rlvr/placement.py); empty: any node
 
     def validate(self, prefix: str = "learner") -> None:
         check_choice(f"{prefix}.lr_schedule", self.lr_schedule, LR_SCHEDULES)
@@ -213,6 +225,7 @@ class TrainConfig:
         """Enum-like values and combinations checked before anything starts (the schema only checks types)."""
         self.learner.validate()
         self.model.lora.validate()
+        self.rollout.validate()
         self.algorithm.validate()
         self.data.validate()
         for name in self.logger:

@@ -2,6 +2,14 @@
 
 On a machine without GPUs every bundle is CPU-only; with GPUs, engines get `gpus_per_engine`
 and learner workers `gpus_per_worker`. The same config scales out by changing counts.
+
+Across nodes, the strategy is: each pool (the engines, the learner workers) is one placement group,
+packed (its members share a node while one fits them: the learner's FSDP collectives stay local); a
+pool's `node_resource` (rollout.node_resource, learner.node_resource) names a custom Ray resource that
+every bundle of the pool asks for a sliver of, so the pool lands only on nodes started with it
+(`ray start --resources='{"rollout": 1}'`). That is how engines and learner go to different nodes.
+Rendezvous addresses (the learner's FSDP group, the weight-sync group) are the node's address as Ray
+sees it (`node_address`), which the other nodes reach.
 """
 from __future__ import annotations
 
@@ -53,15 +61,30 @@ def in_ray_task() -> bool:
     return ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
 
 
-def make_placement(count: int, cpus: float, gpus: int, name: str) -> PlacementGroup:
+NODE_RESOURCE_SHARE = 0.001  # what one bundle asks of a pool's node resource: any number of bundles fit a node
+
+
+def node_address() -> str:
+    """This host's address as the other nodes of the cluster reach it (Ray's view; the hostname's without Ray)."""
+    import socket
+
+    if ray.is_initialized():
+        return ray.util.get_node_ip_address()
+    return socket.gethostbyname(socket.gethostname())
+
+
+def make_placement(count: int, cpus: float, gpus: int, name: str, resource: str = "") -> PlacementGroup:
     """A placement group of `count` bundles, packed, ready before returning.
 
     A driver gives up after 120 s (the cluster is too small: say so). A job of a Ray-launched sweep waits
     as long as it takes, while the cluster could hold the placement: the other jobs hold the resources.
+    `resource`: a custom node resource every bundle asks for (module doc), so the group goes only there.
     """
     bundle: dict[str, float] = {"CPU": cpus}
     if gpus > 0:
         bundle["GPU"] = gpus
+    if resource:
+        bundle[resource] = NODE_RESOURCE_SHARE
     pg = placement_group([dict(bundle) for _ in range(count)], strategy="PACK", name=name)
     try:
         while True:
@@ -86,13 +109,13 @@ def bundle_strategy(pg: PlacementGroup, index: int) -> PlacementGroupSchedulingS
 
 
 def place_actors(cls: type, count: int, cpus: float, gpus: int, name: str,
-                 args: Callable[[int], tuple[Any, ...]]) -> tuple[PlacementGroup, list[Any]]:
+                 args: Callable[[int], tuple[Any, ...]], resource: str = "") -> tuple[PlacementGroup, list[Any]]:
     """A placement group of `count` bundles and one Ray actor of `cls` in each; actor i is built with args(i).
 
     `gpus` (per actor) applies only where the machine has GPUs; on a CPU-only machine the bundles are CPU-only.
     """
     gpus = gpus if gpus_available() > 0 else 0
-    pg = make_placement(count, cpus, gpus, name=name)
+    pg = make_placement(count, cpus, gpus, name=name, resource=resource)
     return pg, [place_actor(cls, pg, i, cpus, gpus, args(i)) for i in range(count)]
 
 

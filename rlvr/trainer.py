@@ -37,6 +37,7 @@ from rlvr.placement import init_ray
 from rlvr.rewards import RewardScorer, ScoredGroup, StepBatch, keep_group, make_batch, shape_rewards
 from rlvr.rollout.engines import EnginePool
 from rlvr.rollout.streaming import GroupStream
+from rlvr.rollout.weight_sync import PendingSync, make_weight_sync, sync_metrics
 from rlvr.rollout_log import write_rollouts
 from rlvr.types import GroupRequest, Sample
 
@@ -155,6 +156,7 @@ class Trainer:
         self.learner = LearnerGroup(model_path, learner_cfg, cfg.seed, cfg.model.dtype,
                                     total_steps=cfg.steps * max(1, cfg.learner.mini_batches),
                                     load_reference=algo.kl_coef > 0, lora=cfg.model.lora)
+        self.weight_sync = make_weight_sync(cfg.rollout, self.engines, self.learner, self._weights_ref)
         if cfg.model.lora.rank > 0:
             log.info("LoRA rank %d: the engines get %s", cfg.model.lora.rank,
                      "the adapter (vLLM LoRA)" if self.engines.serves_lora else "merged weights")
@@ -169,8 +171,8 @@ class Trainer:
         self.next_uid = 0  # GroupRequest.uid of the next request
         self.gen_refs: dict[int, list[ray.ObjectRef]] = {}
         self.expected: dict[int, int] = {}
-        self._pending_sync: list[ray.ObjectRef] = []  # the last weight update, awaited when its line is logged
-        self._pending: tuple[dict[str, Any], Probe] | None = None  # a step's line waits for its probe
+        self._pending_sync: PendingSync = ([], {})  # the last weight update, awaited when its line is logged
+        self._unlogged: list[tuple[dict[str, Any], Probe, PendingSync]] = []  # step lines waiting for their probe
         self._results: dict[str, Any] = {}
 
     # ------------------------------------------------------------ the loop
@@ -187,7 +189,7 @@ class Trainer:
             batch, rollout = self._collect(step)  # score -> shape -> filter -> advantages
             if cfg.rollout_log:
                 write_rollouts(self.run_dir, step + 1, batch)
-            self._flush_pending()
+            self._flush_ready(block=False)
             learn_start = time.time()
             stats = self._learn(batch) if batch.kept else {}
             learn_s = time.time() - learn_start
@@ -199,12 +201,13 @@ class Trainer:
                                 stale_dropped=self.stream.stale_dropped, version=self.version, stage=stage,
                                 next_stage=next_stage, kl_ref=cfg.algorithm.kl_coef > 0,
                                 repetition=cfg.algorithm.repetition.enabled)
+            line["rollout/version_lag_max"] = max((step - g.group.version for g in batch.scored), default=0)
             self._retire_solved(batch)
             line["time/step_s"] = time.time() - step_start
             line["rollout/engine_restarts"] = self.engines.restarts
-            self._pending = (line, probe)
+            self._unlogged.append((line, probe, self._pending_sync))
             if cfg.eval.every and (step + 1) % cfg.eval.every == 0 and step + 1 < cfg.steps:
-                self._flush_pending()
+                self._flush_ready(block=True)
                 self._evaluate(step + 1)
             if cfg.checkpoint.every and (step + 1) % cfg.checkpoint.every == 0 and step + 1 < cfg.steps:
                 self.save_checkpoint(step + 1)
@@ -212,7 +215,7 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(reward=f"{line['train/reward_mean']:.3f}", acc=f"{line['train/accuracy']:.2f}")
         self._stop_if_asked(cfg.steps)
-        self._flush_pending()
+        self._flush_ready(block=True)
         if bar is not None:
             bar.close()
         results["eval/accuracy_end"] = self._evaluate(cfg.steps)
@@ -260,7 +263,7 @@ class Trainer:
         restore_driver(self, state)
         self._results = dict(state["results"], run_dir=str(self.run_dir))
         if self.version > 0 and not self.cfg.rollout.skip_weight_sync:
-            ray.get(self.engines.update_weights(self.learner.state_dict_ref(), self.version))
+            ray.get(self.engines.update_weights(self._weights_ref(), self.version))
         log.info("resumed from %s at step %d (policy version %d)", self.resume_from, state["steps_done"], self.version)
         return int(state["steps_done"])
 
@@ -270,7 +273,7 @@ class Trainer:
         Call at a step boundary. The step's metrics line is logged first (metrics continue after the
         checkpoint's step); generation already dispatched for later steps is waited for and its groups saved.
         """
-        self._flush_pending()
+        self._flush_ready(block=True)
         state = driver_state(self, steps_done, self._results)
 
         def write(tmp: Path) -> None:
@@ -292,11 +295,20 @@ class Trainer:
         self.expected[step] = self.expected.get(step, 0) + len(reqs)
 
     def _dispatch_ahead(self, step: int) -> None:
-        """Asynchronous: draw step+1's groups now, so they sample while `step` trains. Synchronous: draw `step`'s."""
+        """Asynchronous (async_steps=k >= 1): draw the groups of every step up to step+k not drawn yet, so
+        they sample while `step` trains; each engine runs its calls in order, so step s's groups are sampled
+        with the weights of version >= s - k (the sync after step s-k-1 is queued before them) and
+        `GroupStream` never has to drop one. Synchronous: draw `step`'s.
+
+        What is already drawn is read from `self.expected` (keyed by step), the one record of pending steps.
+        """
         cfg = self.cfg
-        if cfg.rollout.async_steps > 0 and step + 1 < cfg.steps:
-            self._dispatch(step + 1, cfg.rollout.prompts_per_step)
-        elif cfg.rollout.async_steps == 0 and step > 0:
+        k = cfg.rollout.async_steps
+        if k > 0:
+            first = max([step, *self.expected]) + 1
+            for ahead in range(first, min(step + k, cfg.steps - 1) + 1):
+                self._dispatch(ahead, cfg.rollout.prompts_per_step)
+        elif step > 0:
             self._dispatch(step, cfg.rollout.prompts_per_step)
 
     # ------------------------------------------------------------ one step
@@ -335,7 +347,7 @@ class Trainer:
         """At a step boundary after SIGINT/SIGTERM: log the last step's line, checkpoint (when on), stop."""
         if self.guard is None or not self.guard.requested:
             return
-        self._flush_pending()
+        self._flush_ready(block=True)
         self.guard.stop(steps_done, self.save_checkpoint if self.cfg.checkpoint.every > 0 else None)
 
     def _learn(self, batch: StepBatch) -> dict[str, float]:
@@ -390,9 +402,9 @@ class Trainer:
         probe = batch.samples[:n] or batch.all_samples[:n]
         started = time.time()
         if self.cfg.rollout.skip_weight_sync:
-            self._pending_sync = []
-        else:
-            self._pending_sync = self.engines.update_weights(self._weights_ref(), self.version)
+            self._pending_sync = ([], {})
+        else:  # rollout.weight_sync: the object store or the collective broadcast (rlvr/rollout/weight_sync.py)
+            self._pending_sync = self.weight_sync.sync(self.version)
         learner_lps = self._learner_probe(probe)
         seqs = [(list(s.prompt_ids) + list(s.response_ids), len(s.prompt_ids)) for s in probe]
         score_ref = self.engines.score(seqs) if probe else None
@@ -421,19 +433,28 @@ class Trainer:
         diffs = [abs(a - b) for e, l in zip(engine_lps, learner_lps) for a, b in zip(e, l)]
         return sum(diffs) / max(1, len(diffs))
 
-    def _flush_pending(self) -> None:
-        if self._pending is not None:
-            self._flush(*self._pending)
-            self._pending = None
+    def _flush_ready(self, block: bool) -> None:
+        """Log the waiting step lines, oldest first, whose probe and weight load have finished (they run on
+        the engines behind the generation dispatched ahead); `block`: wait for all of them."""
+        while self._unlogged:
+            line, probe, (sync_refs, driver) = self._unlogged[0]
+            refs = ([probe[0]] if probe[0] is not None else []) + list(sync_refs)
+            if not block and refs and len(ray.wait(refs, num_returns=len(refs), timeout=0)[0]) < len(refs):
+                return
+            self._unlogged.pop(0)
+            self._flush(line, probe, (sync_refs, driver))
 
-    def _flush(self, line: dict[str, Any], probe: Probe) -> None:
-        """Log a step's line once its probe and weight load have finished (they ran behind the next step)."""
+    def _flush(self, line: dict[str, Any], probe: Probe, pending: PendingSync) -> None:
+        """Log a step's line with its probe's gap and its weight sync's timings."""
         score_ref, learner_lps = probe
         if score_ref is not None:
             line["rollout/logprob_gap"] = self._gap(self.engines.get([score_ref])[0], learner_lps)
-        sync = self.engines.get(self._pending_sync)
-        if sync:
-            line["time/engine_load_s"] = max(sync)
+        sync_refs, driver = pending
+        stats = self.engines.get(list(sync_refs))
+        if stats:
+            line.update(sync_metrics(stats, driver))
+            line["time/engine_load_s"] = line["time/sync_load_s"]
+            line["sync/load_warnings"] = sum(len(s.get("warnings", [])) for s in stats)
         self.metrics.log(line)
 
     def close(self) -> None:

@@ -84,7 +84,16 @@ def _untimed(path):
     return [{k: v for k, v in m.items() if not any(t in k for t in TIMING)} for m in lines]
 
 
-def test_same_seed_same_metrics_and_validation_every_step(tmp_path, cache):
+# (overrides, steps, eval steps): the default, and the scale settings in one pair of runs (issue 13): the
+# collective weight sync with generation two steps ahead (step 3's groups are drawn at step 1, two versions old)
+REPRO = {
+    "default": (["steps=2", "eval.every=1"], 2, [0, 1, 2]),
+    "collective_async2": (["steps=3", "rollout.weight_sync=collective", "rollout.async_steps=2"], 3, [0, 3]),
+}
+
+
+@pytest.mark.parametrize("variant", list(REPRO))
+def test_same_seed_same_metrics_and_validation_every_step(tmp_path, cache, variant):
     """Reproducibility (issue 10): one config and seed, run twice, give identical metrics.jsonl apart from
     timings. The default preset runs asynchronously (async_steps=1) with active sampling, so both are covered;
     eval.every=1 also puts a validation line after every step (before, after step 1 and at the end).
@@ -93,16 +102,23 @@ def test_same_seed_same_metrics_and_validation_every_step(tmp_path, cache):
     1.5 s budget scores 0 with an error, and on a loaded machine that differs from run to run (seen here:
     eval/errors 2 vs 0, everything else identical). The budgets are raised so that every item is decided.
     """
+    overrides, steps, eval_steps = REPRO[variant]
     runs = []
     budgets = ["reward.verifier=math", "+reward.options.timeout_s=60", "reward.timeout_s=120"]
     for name in ("a", "b"):
         run = tmp_path / name
-        proc = _rlvr(["train", *SHORT, *budgets, "steps=2", "eval.every=1", "eval.samples=2", "eval.temperature=1.0",
+        proc = _rlvr(["train", *SHORT, *budgets, *overrides, "eval.samples=2", "eval.temperature=1.0",
                       "save_checkpoint=false", f"hydra.run.dir={run}"], cache)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         runs.append(_untimed(run / "metrics.jsonl"))
     first, second = runs
-    assert [m["step"] for m in first if "eval/accuracy" in m] == [0, 1, 2]
-    assert sum("train/reward_mean" in m for m in first) == 2
+    assert [m["step"] for m in first if "eval/accuracy" in m] == eval_steps
+    lines = [m for m in first if "train/reward_mean" in m]
+    assert len(lines) == steps
     assert all(m.get("eval/errors", 0) == 0 and m.get("train/verifier_errors", 0) == 0 for m in first)
+    for m in lines:  # every sync, either transport: the engines hold the learner's weights, quietly
+        assert m["rollout/logprob_gap"] < 1e-3 and m["sync/load_warnings"] == 0 and m["rollout/stale_dropped"] == 0
+    if variant == "collective_async2":
+        assert [m["rollout/version_lag_max"] for m in lines] == [0, 1, 2]  # the last step trained two behind
+        assert all(m["sync/bytes"] > 0 for m in lines)
     assert first == second

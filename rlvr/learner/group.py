@@ -31,7 +31,7 @@ class LearnerGroup:
         self.dead = False  # a worker died: shutdown kills the rest without asking them first
         self.placement, self.workers = place_actors(
             LearnerWorker, cfg.num_workers, cfg.cpus_per_worker, cfg.gpus_per_worker, f"learner-{id(self)}",
-            lambda i: (i, cfg.num_workers, cfg, seed, total_steps, load_reference, lora))
+            lambda i: (i, cfg.num_workers, cfg, seed, total_steps, load_reference, lora), resource=cfg.node_resource)
         master_addr, master_port = ray.get(self.workers[0].address.remote())
         sizes = ray.get([w.setup.remote(master_addr, master_port, model_path, dtype) for w in self.workers])
         self.num_parameters = int(sizes[0])
@@ -71,6 +71,30 @@ class LearnerGroup:
         refs = [w.adapter_state.remote() for w in self.workers]
         ray.wait(refs, num_returns=len(refs))
         return refs[0]
+
+    # ------------------------------------------------- collective weight sync (rlvr.rollout.weight_sync)
+    def open_weight_sync(self, timeout_s: float) -> tuple[str, int]:
+        """Rank 0 opens the weight-sync group's rendezvous; its (host, port)."""
+        return ray.get(self.workers[0].open_weight_sync.remote(timeout_s))
+
+    def weight_sync_plan(self, bucket_bytes: int) -> tuple[list[Any], list[list[int]]]:
+        """(specs, buckets) of what rank 0 broadcasts: one gather now, fixed for the run."""
+        from rlvr.rollout.weight_sync import plan_buckets
+
+        specs = ray.get([w.weight_specs.remote() for w in self.workers])[0]
+        return specs, plan_buckets(specs, bucket_bytes)
+
+    def connect_weight_sync(self, world: int, timeout_s: float, specs: list[Any],
+                            plan: list[list[int]]) -> ray.ObjectRef:
+        """A ref that resolves once every engine worker has joined rank 0's group."""
+        return self.workers[0].connect_weight_sync.remote(world, timeout_s, specs, plan)
+
+    def send_weights(self, version: int) -> float:
+        """Gather on all workers; rank 0 broadcasts in the background. Returns once gathered and packed."""
+        return float(ray.get([w.send_weights.remote(version) for w in self.workers])[0])
+
+    def wait_weight_sync(self, timeout_s: float | None = None) -> dict[str, float]:
+        return ray.get(self.workers[0].wait_weight_sync.remote(timeout_s))
 
     def save(self, path: str, tokenizer_dir: str | None = None) -> str:
         results = self._gather([w.save.remote(path, tokenizer_dir) for w in self.workers])

@@ -57,7 +57,10 @@ class LearnerWorker:
         self.step_count = 0
 
     def address(self) -> tuple[str, int]:
-        return socket.gethostbyname(socket.gethostname()), free_port()
+        """The FSDP rendezvous: this node's address as the other nodes reach it, and a free port."""
+        from rlvr.placement import node_address
+
+        return node_address(), free_port()
 
     def setup(self, master_addr: str, master_port: int, model_path: str, dtype: str = "float32") -> int:
         os.environ["MASTER_ADDR"] = master_addr
@@ -220,6 +223,41 @@ class LearnerWorker:
         sd = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True,
                                                                        ignore_frozen_params=True))
         return adapter_payload(sd, self.model) if self.rank == 0 else None
+
+    # ------------------------------------------------- collective weight sync (rlvr.rollout.weight_sync)
+    def weight_specs(self) -> list[Any] | None:
+        """The specs of what the engines load (names, shapes, dtypes, tied aliases) at rank 0. A collective."""
+        from rlvr.rollout.weight_sync import describe
+
+        sd = self.full_state_dict()
+        return describe(sd) if sd is not None else None
+
+    def open_weight_sync(self, timeout_s: float) -> tuple[str, int]:
+        """Rank 0: the weight-sync group's own TCPStore (not the FSDP rendezvous); its (host, port)."""
+        from rlvr.rollout.weight_sync import open_store
+
+        self._wsync_store, host, port = open_store(timeout_s)
+        return host, port
+
+    def connect_weight_sync(self, world: int, timeout_s: float, specs: list[Any], plan: list[list[int]]) -> None:
+        """Rank 0 joins the group as its sender; returns once every engine worker has joined."""
+        from rlvr.rollout.weight_sync import Sender, TransferGroup
+
+        group = TransferGroup("", 0, 0, world, timeout_s, store=self._wsync_store)
+        self._wsync_sender = Sender(group, specs, plan)
+
+    def send_weights(self, version: int) -> float:
+        """Gather the full state (a collective: call on all ranks); rank 0 packs it and starts broadcasting
+        it in a thread, so training goes on while the engines finish their queued generation. Rank 0
+        returns the bytes it sends (others 0)."""
+        sd = self.full_state_dict()
+        if sd is None:
+            return 0.0
+        return self._wsync_sender.start(sd, version)
+
+    def wait_weight_sync(self, timeout_s: float | None = None) -> dict[str, float]:
+        """Rank 0: wait for the send in flight; raise its error (e.g. a receiver died)."""
+        return self._wsync_sender.wait(timeout_s)
 
     def save(self, path: str, tokenizer_dir: str | None = None) -> str | None:
         """Write an HF checkpoint (config, safetensors, tokenizer) from rank 0; a LoRA run's merged weights,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, Callable
 
 import ray
 
 from rlvr.config import RolloutConfig
-from rlvr.placement import place_actor, place_actors
+from rlvr.placement import gpus_available, place_actor, place_actors
 from rlvr.rollout.vllm_engine import VLLMEngine
 from rlvr.types import GroupRequest
 
@@ -45,9 +45,14 @@ class EnginePool:
         self.cfg = cfg
         self._args = lambda i: (model_path, i, cfg, seed, dtype, lora_rank, lora_required)
         self.placement, self.engines = place_actors(
-            VLLMEngine, cfg.num_engines, cfg.cpus_per_engine, cfg.gpus_per_engine, f"rollout-{id(self)}", self._args)
+            VLLMEngine, cfg.num_engines, cfg.cpus_per_engine, cfg.gpus_per_engine, f"rollout-{id(self)}", self._args,
+            resource=cfg.node_resource)
+        self.tp = cfg.gpus_per_engine if gpus_available() > 0 else 1  # vLLM workers per engine
         self.serves_lora = lora_rank > 0 and all(ray.get([e.serves_lora.remote() for e in self.engines]))
-        self.last_weights: tuple[ray.ObjectRef, int] | None = None  # (state ref, version) a new engine loads
+        # (state ref, version) a restarted engine loads; under the collective transport the ref is None and
+        # `weights_source()` makes one from the learner's current weights (the same version between steps).
+        self.last_weights: tuple[ray.ObjectRef | None, int] | None = None
+        self.weights_source: Callable[[], ray.ObjectRef] | None = None
         self.restarts = 0  # engines replaced so far (rollout/engine_restarts)
         self._calls: dict[ray.ObjectRef, _Call] = {}  # by the ref handed out, until read through `get`
 
@@ -61,9 +66,31 @@ class EnginePool:
         return refs
 
     def update_weights(self, state_ref: ray.ObjectRef, version: int) -> list[ray.ObjectRef]:
-        """Queue the new weights on every engine (behind whatever generation is already queued)."""
+        """Queue the new weights on every engine (behind whatever generation is already queued).
+
+        The ref goes boxed (`[state_ref]`) so each engine pulls it itself and times the pull."""
         self.last_weights = (state_ref, version)
-        return [self._call(i, "update_weights", state_ref, version) for i in range(self.num_engines)]
+        return [self._call(i, "update_weights", [state_ref], version) for i in range(self.num_engines)]
+
+    # ------------------------------------------------------------ the collective transport (rlvr.rollout.weight_sync)
+    def num_workers(self) -> int:
+        """vLLM workers over all engines: the receiving ranks of the weight-sync group."""
+        return self.num_engines * self.tp
+
+    def join_sync_group(self, host: str, port: int, world: int, timeout_s: float, specs: list[Any],
+                        plan: list[list[int]]) -> list[ray.ObjectRef]:
+        """Engine i's workers join as ranks 1 + i * tp + (worker rank); rank 0 is the learner."""
+        return [self._call(i, "join_sync_group", host, port, 1 + i * self.tp, world, timeout_s, specs, plan)
+                for i in range(self.num_engines)]
+
+    def receive_weights(self, version: int, source: Callable[[], ray.ObjectRef]) -> list[ray.ObjectRef]:
+        """Queue the receive of `version` on every engine (behind whatever generation is already queued).
+
+        No state ref exists on this path: `source` (the learner's state_dict_ref) makes one if an engine
+        must be restarted (the restart loads through the object store)."""
+        self.last_weights = (None, version)
+        self.weights_source = source
+        return [self._call(i, "receive_weights", version) for i in range(self.num_engines)]
 
     def score(self, sequences: list[tuple[list[int], int]]) -> ray.ObjectRef:
         """A ref to engine 0's log-probs of each (token_ids, prompt_len) sequence's tokens after the prompt.
@@ -129,6 +156,10 @@ class EnginePool:
         if self.restarts >= self.cfg.max_engine_restarts:
             raise EngineDied(f"rollout engine {i} died and rollout.max_engine_restarts={self.cfg.max_engine_restarts} "
                              f"restarts are used up: {str(cause).splitlines()[0]}") from cause
+        if self.cfg.weight_sync != "object_store":
+            # the replacement would not be in the broadcast group, and the next sync would wait for it
+            raise EngineDied(f"rollout engine {i} died; engine restarts need rollout.weight_sync=object_store "
+                             f"(this run uses {self.cfg.weight_sync}): {str(cause).splitlines()[0]}") from cause
         dead = self.engines[i]
         version = self.last_weights[1] if self.last_weights else 0
         log.warning("rollout engine %d died (%s); restarting it with policy version %d",
@@ -137,7 +168,7 @@ class EnginePool:
         self.engines[i] = actor = place_actor(VLLMEngine, self.placement, i, self.cfg.cpus_per_engine,
                                               self.cfg.gpus_per_engine, self._args(i))
         self.restarts += 1
-        load = actor.update_weights.remote(*self.last_weights) if self.last_weights else None
+        load = actor.update_weights.remote([self.last_weights[0]], version) if self.last_weights else None
         for call in [c for c in self._calls.values() if c.actor is dead and not _finished_ok(c.ref)]:
             # the new engine already holds the latest weights: an owed weight update is that load
             call.ref = load if call.method == "update_weights" and load is not None else \

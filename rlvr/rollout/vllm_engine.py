@@ -218,18 +218,46 @@ class VLLMEngine:
         return [[(c.text, list(c.token_ids)) for c in o.outputs] for o in outs]
 
     # ---------------------------------------------------------------- weights
-    def update_weights(self, state_dict: dict[str, Any], version: int) -> float:
+    def update_weights(self, state_dict: dict[str, Any] | list[Any], version: int) -> dict[str, Any]:
         """Load a full state dict (from the learner's rank 0), or a LoRA adapter alone when this engine serves
-        adapters, and take its policy version."""
+        adapters, and take its policy version (object-store path).
+
+        `state_dict` may come boxed as `[ref]` (EnginePool does so): then the pull from the object store
+        runs here and is timed as the transfer. Returns the sync's stats (transfer_s, load_s, bytes, warnings).
+        """
         started = time.time()
+        if isinstance(state_dict, list):
+            import ray
+
+            state_dict = ray.get(state_dict[0])
+        transfer_s = time.time() - started
         if is_adapter_payload(state_dict):
+            loaded = time.time()
             self._load_adapter(state_dict, version)
-        else:
-            self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
+            size = sum(t.numel() * t.element_size() for t in state_dict["tensors"].values())
+            return self._took_weights(version, {"load_s": time.time() - loaded, "transfer_s": transfer_s,
+                                                "bytes": float(size), "warnings": []})
+        # one copy of the weights, a tied head counted once (as the collective path sends it)
+        unique = {t.untyped_storage().data_ptr(): t.numel() * t.element_size() for t in state_dict.values()}
+        stats = self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
+        return self._took_weights(version, {**stats[0], "transfer_s": transfer_s, "bytes": float(sum(unique.values()))})
+
+    def _took_weights(self, version: int, stats: dict[str, Any]) -> dict[str, Any]:
         # Cached prefixes were computed with the old weights.
         self.llm.reset_prefix_cache()
         self.version = version
-        return time.time() - started
+        return stats
+
+    def join_sync_group(self, host: str, port: int, first_rank: int, world: int, timeout_s: float,
+                        specs: list[Any], plan: list[list[int]]) -> list[int]:
+        """Collective path: every worker of this engine joins the weight-sync group (rlvr.rollout.weight_sync)."""
+        return self.llm.collective_rpc("rlvr_join_sync_group", args=(host, port, first_rank, world, timeout_s,
+                                                                      specs, plan))
+
+    def receive_weights(self, version: int) -> dict[str, Any]:
+        """Collective path: receive learner rank 0's broadcast of `version` and load it."""
+        stats = self.llm.collective_rpc("rlvr_receive_weights", args=(version,))
+        return self._took_weights(version, stats[0])
 
     def _load_adapter(self, payload: dict[str, Any], version: int) -> None:
         """Swap in a new adapter: written as a PEFT directory (vLLM loads adapters from files only) in shared

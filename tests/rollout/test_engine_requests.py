@@ -35,6 +35,7 @@ def _engine():
     engine.index, engine.seed, engine.version, engine.temperature = 0, 0, 0, 1.0
     engine.cfg = SimpleNamespace(top_p=1.0, top_k=0)
     engine.special_ids = {}  # no chat-template stop tokens
+    engine.lora_request = None  # no LoRA adapter served
     engine.reseeds = []
     engine.llm = SimpleNamespace(llm_engine=FakeLLMEngine(),
                                  collective_rpc=lambda name, args: engine.reseeds.append((name, args)))
