@@ -32,7 +32,8 @@ TIMING = ("time/", "tokens_per_s", "samples_per_s")
 
 def _launch(run: Path, model: str, extra: list[str], env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     """`rlvr train` in a session (process group) of its own, as a node's whole process tree."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
+    # RAY_ADDRESS=local: a cluster of its own even where `ray start` runs one (a kill must take all of it)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", RAY_ADDRESS="local", **(env_extra or {}))
     log = open(run.parent / f"{run.name}.{time.time_ns()}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "rlvr.cli", "train", *TINY, f"model.path={model}",
                              f"output_dir={run}", *extra], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -132,7 +133,8 @@ def test_kill9_after_and_during_checkpoint_then_resume_is_bitwise_exact(tmp_path
     # a setting that changes the run is refused, naming the key
     refused = subprocess.run([sys.executable, "-m", "rlvr.cli", "train", *TINY, f"model.path={model}",
                               f"output_dir={run}", "checkpoint.resume=auto", "rollout.group_size=4"],
-                             capture_output=True, text=True, timeout=600, start_new_session=True)
+                             capture_output=True, text=True, timeout=600, start_new_session=True,
+                             env=dict(os.environ, RAY_ADDRESS="local"))
     assert refused.returncode != 0 and "rollout.group_size" in refused.stderr, refused.stderr[-3000:]
 
 

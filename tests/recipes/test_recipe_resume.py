@@ -24,7 +24,7 @@ def _stage(out: Path, start: Path) -> subprocess.Popen:
             "train.save_every=2", "train.log_every=1", "eval.enabled=false", "decontamination.enabled=false",
             f"output_dir={out}"]
     log = open(f"{out}.{time.time_ns()}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "rlvr.cli", *args], env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    return subprocess.Popen([sys.executable, "-m", "rlvr.cli", *args], env=dict(os.environ, PYTHONUNBUFFERED="1", RAY_ADDRESS="local"),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
