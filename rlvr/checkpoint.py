@@ -47,7 +47,10 @@ _STEP_DIR = re.compile(r"^step_(\d+)$")
 # learner.num_workers reshards the saved state: weights then match to float tolerance, not bitwise.
 RESUMABLE_KEYS = ("steps", "checkpoint", "logger", "tracker", "progress", "eval.every", "output_dir", "ray",
                   "save_checkpoint", "rollout_log", "learner.num_workers", "learner.cpus_per_worker",
-                  "rollout.cpus_per_engine", "reward.num_workers")
+                  "rollout.cpus_per_engine", "reward.num_workers",
+                  # where and how the run executes, not what it computes (issue 11 part B, issue 13)
+                  "min_free_gb", "rollout.max_engine_restarts", "rollout.sync_timeout_s", "rollout.node_resource",
+                  "learner.node_resource")
 
 
 # ------------------------------------------------------------------ directories
