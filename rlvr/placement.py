@@ -51,7 +51,9 @@ def init_ray(address: str = "", num_cpus: int = 0, needed_cpus: float = 0.0) -> 
         ray.init(address=address, runtime_env=env, log_to_driver=True)
         return
     cpus = num_cpus or max(os.cpu_count() or 1, int(needed_cpus + 0.999))
-    ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=env, log_to_driver=True,
+    # address="local": a new cluster even when a `ray start` one runs on this machine (ray.init() would join
+    # that one, and refuse num_cpus); ray.address=auto joins it on purpose
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, runtime_env=env, log_to_driver=True,
              configure_logging=False)
     log.info("started a local Ray cluster with %d logical CPUs", cpus)
 

@@ -152,7 +152,9 @@ def test_a_killed_engine_is_restarted_and_the_run_finishes(run):
     assert [m["step"] for m in steps] == [1, 2, 3, 4]
     assert steps[-1]["rollout/engine_restarts"] >= 1
     assert all(m["rollout/logprob_gap"] < 1e-3 for m in steps)  # the new engine holds the current weights
-    logged = r.out.read_text(errors="replace")
+    # Hydra's job logging: the console handler writes to stdout, the file handler to <hydra dir>/train_app.log
+    logged = r.out.read_text(errors="replace") + "".join(
+        f.read_text(errors="replace") for f in (r.dir.parent / "hydra").glob("*.log"))
     assert "rollout engine 0 died" in logged and "restarting it with policy version" in logged
 
 

@@ -71,7 +71,10 @@ def conjunctions(response: str, *, small_n: int) -> bool:
 
 @instruction("count:person_names", SOURCE, N=INT)
 def person_names(response: str, *, N: int) -> bool:
-    found = sum(1 for name in PERSON_NAMES if re.search(r"\b" + name + r"\b", response))
+    # One pass over the words, not one regex search per name: a megabyte response took 15 s (every name
+    # is one \w+ word, so "a \bName\b match" and "Name is one of the words" are the same test)
+    words = set(re.findall(r"\w+", response))
+    found = sum(1 for name in PERSON_NAMES if name in words)
     return found >= N
 
 
