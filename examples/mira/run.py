@@ -98,16 +98,17 @@ def main(argv: list[str]) -> int:
     from rlvr.recipes.cache import resolve_start
     from rlvr.recipes.config import compose_recipe
 
-    start_file = out / "start_eval.json"
-    if not start_file.is_file():
-        start_file.write_text(json.dumps(evaluate(compose_recipe("tiny_mira_midtrain").eval, resolve_start("base"))))
-    acc: dict[str, dict[str, float]] = {"start": {str(s): json.loads(start_file.read_text())["accuracy"] for s in seeds}}
+    acc: dict[str, dict[str, float]] = {}
     from examples_mira_report import write_report  # this folder's report helper
 
+    start_file = out / "start_eval.json"
     for seed in seeds:  # seed by seed, so a cut-short run still has whole seeds to report
         for arm in ARMS:
             budget = 2 * tokens if arm == "full_2x" else tokens
             acc.setdefault(arm, {})[str(seed)] = train_arm(arm, mixes[arm], budget, seed, out)["eval_final"]["accuracy"]
+        if not start_file.is_file():  # the common start, evaluated once (after the first seed's arms)
+            start_file.write_text(json.dumps(evaluate(compose_recipe("tiny_mira_midtrain").eval, resolve_start("base"))))
+        acc["start"] = {str(s): json.loads(start_file.read_text())["accuracy"] for s in seeds}
         done = seeds[:seeds.index(seed) + 1]
         write_report({a: {str(s): v[str(s)] for s in done} for a, v in acc.items()}, tokens, done, out)
     return 0
