@@ -95,7 +95,11 @@ def test_a_second_signal_kills_the_children_and_exits_at_once(tmp_path):
 
 
 def test_the_resume_command_outside_hydra(tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+
     from rlvr.train_app import compose, resume_command
+
+    HydraConfig.instance().cfg = None  # an app run earlier in this process (another test) leaves its config set
 
     cfg = compose(["steps=3"])
     assert resume_command(cfg, tmp_path) == f"rlvr train hydra.run.dir={tmp_path} checkpoint.resume=auto"

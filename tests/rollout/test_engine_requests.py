@@ -15,7 +15,7 @@ class FakeLLMEngine:
     def __init__(self):
         self.waiting = []
 
-    def add_request(self, request_id, prompt, params):
+    def add_request(self, request_id, prompt, params, lora_request=None):
         if any(rid == request_id for rid, _ in self.waiting):
             raise ValueError(f"duplicate request id {request_id}")  # vLLM refuses these too
         self.waiting.append((request_id, prompt["prompt_token_ids"]))

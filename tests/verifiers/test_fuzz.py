@@ -83,6 +83,7 @@ def test_the_same_final_answer_repeated_is_parsed_once(monkeypatch):
     # 200,000 "Answer: 1" lines were parsed one by one (timed out); now each distinct string once
     from verifiers.math import cascade
 
+    cascade._parse_gold.cache_clear()  # golds are cached per process: another test may have parsed "1"
     calls = []
     real = cascade.parse_answer
     monkeypatch.setattr(cascade, "parse_answer", lambda a, **kw: calls.append(a) or real(a, **kw))
