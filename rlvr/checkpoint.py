@@ -49,7 +49,8 @@ RESUMABLE_KEYS = ("steps", "checkpoint", "logger", "tracker", "progress", "eval.
                   "save_checkpoint", "rollout_log", "learner.num_workers", "learner.cpus_per_worker",
                   "rollout.cpus_per_engine", "reward.num_workers",
                   # where and how the run executes, not what it computes (issue 11 part B, issue 13)
-                  "min_free_gb", "rollout.max_engine_restarts", "rollout.sync_timeout_s", "rollout.node_resource",
+                  "min_free_gb", "rollout.max_engine_restarts", "rollout.weight_sync", "rollout.sync_bucket_mb",
+                  "rollout.sync_timeout_s", "rollout.node_resource",
                   "learner.node_resource")
 
 
