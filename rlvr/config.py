@@ -53,7 +53,7 @@ QWEN2_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 class LoraConfig:
     rank: int = 0  # LoRA rank r of every adapted layer; 0: off (full fine-tuning)
     alpha: float = 16.0  # the update is (alpha / rank) * B A
-    lr: float = 2e-3  # peak lr when rank > 0, in place of learner.lr (LoRA wants ~10x full tuning's; README, LoRA)
+    lr: float = 1e-3  # peak lr when rank > 0, in place of learner.lr (LoRA wants ~10x full tuning's; README, LoRA)
     dropout: float = 0.0  # dropout on the adapters' input during training
     target_modules: list[str] = field(default_factory=lambda: list(QWEN2_LINEAR))  # module names (or [all-linear])
     init_adapter: str = ""  # start from this PEFT adapter directory (trainable); empty: a fresh adapter (B = 0)
