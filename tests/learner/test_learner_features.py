@@ -122,7 +122,7 @@ def test_lora_base_stays_frozen_under_fsdp2_with_two_workers(tiny, tmp_path):
 
     init_ray(needed_cpus=3)
     group = LearnerGroup(tiny, LearnerConfig(num_workers=2, lr=5e-2, warmup_steps=0, grad_clip=0.0), seed=0,
-                         total_steps=2, lora=LoraConfig(rank=4, alpha=8.0))
+                         total_steps=2, load_reference=True, lora=LoraConfig(rank=4, alpha=8.0))
     try:
         before = ray.get([w.__ray_call__.remote(raw) for w in group.workers])[0]
         shards, step = _batch(num_workers=2)
