@@ -54,7 +54,7 @@ QWEN2_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 class LoraConfig:
     rank: int = 0  # LoRA rank r of every adapted layer; 0: off (full fine-tuning)
     alpha: float = 16.0  # the update is (alpha / rank) * B A
-    lr: float = 2e-3  # peak lr when rank > 0, in place of learner.lr (LoRA wants ~10x full tuning's; README, LoRA)
+    lr: float = 1e-3  # peak lr when rank > 0, in place of learner.lr (LoRA wants ~10x full tuning's; README, LoRA)
     dropout: float = 0.0  # dropout on the adapters' input during training
     target_modules: list[str] = field(default_factory=lambda: list(QWEN2_LINEAR))  # module names (or [all-linear])
     init_adapter: str = ""  # start from this PEFT adapter directory (trainable); empty: a fresh adapter (B = 0)
@@ -147,7 +147,7 @@ class LearnerConfig:
     mini_batches: int = 1  # optimizer steps per rollout batch (1: on-policy, ratio == 1)
     mixed_precision: str = "bf16"  # on GPU: bf16 | fp32 params in compute; ignored on CPU
     backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | gloo | nccl
-    pack: bool = False  # RL: pack a micro-batch's responses into rows (position restarts, per-sequence attention)
+    pack: bool = False  # RL: pack each micro-batch's sequences into rows as long as its longest (pays on varied lengths)
     activation_checkpointing: bool = False  # recompute each decoder layer's activations in backward (less memory)
     node_resource: str = ""  # custom Ray resource the learner's nodes advertise (rlvr/placement.py); empty: any node
 

@@ -162,7 +162,7 @@ class Trainer:
                      "the adapter (vLLM LoRA)" if self.engines.serves_lora else "merged weights")
         if cfg.model.lora.rank > 0 and (cfg.model.lora.init_adapter or self.engines.serves_lora):
             # the engines started from the bare base: give them the starting policy before anything samples
-            ray.get(self.engines.update_weights(self._weights_ref(), self.version))
+            ray.get(self.engines.update_weights(self._weights_ref(), 0))  # policy version 0
         self.scorer = RewardScorer(cfg.reward.verifier, dict(cfg.reward.options), cfg.reward.timeout_s,
                                    cfg.reward.num_workers, cfg.reward.import_modules)
         self.queue = Queue()

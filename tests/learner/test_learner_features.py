@@ -115,20 +115,20 @@ def test_lora_base_stays_frozen_under_fsdp2_with_two_workers(tiny, tmp_path):
     from rlvr.learner.objectives import policy_objective
     from rlvr.placement import init_ray
 
-    def raw(worker):  # runs inside the actor: its gathered, unmerged peft state dict
+    def raw(worker):  # runs inside each actor (a collective): the gathered, unmerged peft state dict
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         return get_model_state_dict(worker.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
     init_ray(needed_cpus=3)
     group = LearnerGroup(tiny, LearnerConfig(num_workers=2, lr=5e-2, warmup_steps=0, grad_clip=0.0), seed=0,
-                         total_steps=2, lora=LoraConfig(rank=4, alpha=8.0))
+                         total_steps=2, load_reference=True, lora=LoraConfig(rank=4, alpha=8.0))
     try:
-        before = ray.get(group.workers[0].__ray_call__.remote(raw))
+        before = ray.get([w.__ray_call__.remote(raw) for w in group.workers])[0]
         shards, step = _batch(num_workers=2)
         for _ in range(2):
             group.train_step(shards, policy_objective, step)
-        after = ray.get(group.workers[0].__ray_call__.remote(raw))
+        after = ray.get([w.__ray_call__.remote(raw) for w in group.workers])[0]
         merged = ray.get(group.state_dict_ref())
         saved = group.save(str(tmp_path / "ckpt"))
     finally:
