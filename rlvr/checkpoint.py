@@ -51,7 +51,9 @@ RESUMABLE_KEYS = ("steps", "checkpoint", "logger", "tracker", "progress", "eval.
                   # where and how the run executes, not what it computes (issue 11 part B, issue 13)
                   "min_free_gb", "rollout.max_engine_restarts", "rollout.weight_sync", "rollout.sync_bucket_mb",
                   "rollout.sync_timeout_s", "rollout.node_resource",
-                  "learner.node_resource")
+                  "learner.node_resource",
+                  # numerically equivalent within float tolerance (issue 14): packing, recomputation, how LoRA reaches vLLM
+                  "learner.pack", "learner.activation_checkpointing", "model.lora.sync")
 
 
 # ------------------------------------------------------------------ directories
