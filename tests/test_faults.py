@@ -21,7 +21,7 @@ import pytest
 
 from tests.tiny import make_tiny_checkpoint
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray2")]
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["rollout.prompts_per_step=2", "rollout.group_size=2", "rollout.max_model_len=512", "rollout.max_tokens=16",

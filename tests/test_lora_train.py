@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray2")]
 
 # reward=random: the tiny random-init model solves nothing, so a real reward would leave every group at zero
 # variance and nothing would train (the sync test would pass on unchanged weights).

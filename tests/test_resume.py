@@ -19,7 +19,7 @@ import pytest
 from rlvr.checkpoint import FAULT_ENV
 from rlvr.rollout_log import read_rollouts
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray2")]
 
 # Random rewards (deterministic per sample id) give every group signal; overlong=none lets the always-
 # truncated responses of a random-init model train, so the weights move; active sampling (olmorl) is on.

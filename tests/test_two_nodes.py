@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray2")]
 
 
 @pytest.fixture(scope="module")

@@ -81,7 +81,7 @@ def _untimed_lines(path):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ray")
+@pytest.mark.xdist_group("ray2")
 def test_tiny_pipeline_twice_gives_the_same_stages_and_metrics(tmp_path):
     """Reproducibility of `rlvr pipeline` (issue 10), stage by stage: built fresh twice with one config, the base
     and midtrained checkpoints are bitwise equal, their training logs and both RL-Zero runs' metrics.jsonl match
