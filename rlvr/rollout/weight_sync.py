@@ -255,9 +255,6 @@ class ObjectStoreSync:
         gather_s = time.time() - started
         return self.engines.update_weights(ref, version), {"gather_s": gather_s}
 
-    def close(self) -> None:
-        pass
-
 
 class CollectiveSync:
     """Learner rank 0 broadcasts to every engine worker over a gloo group of their own (module doc)."""
@@ -281,9 +278,6 @@ class CollectiveSync:
         started = time.time()
         sent = self.learner.send_weights(version)  # the gather; the broadcast goes on in rank 0's thread
         return refs, {"gather_s": time.time() - started, "bytes": sent}
-
-    def close(self) -> None:
-        pass
 
 
 def make_weight_sync(cfg: Any, engines: Any, learner: Any,
