@@ -16,10 +16,21 @@ TIMEOUT_S = 10.0  # the pool's per-item limit: rlvr's default reward.timeout_s
 CODE = {"code": {"cpu_time_s": 1.0, "wall_time_s": 2.0, "parallel": 1}}  # a hostile program fails fast
 
 
+_BEFORE: set[int] = set()  # descendants this pytest process had before the pool (a tracker's service, say)
+
+
 def _descendants() -> list[psutil.Process]:
-    """Live descendants, less multiprocessing's resource tracker (one per interpreter, not the pool's)."""
-    return [p for p in psutil.Process().children(recursive=True)
-            if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
+    """Live descendants started since the pool's fixture began, less multiprocessing's resource tracker
+    (one per interpreter, not the pool's)."""
+    procs = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if (p.pid not in _BEFORE and p.status() != psutil.STATUS_ZOMBIE
+                    and "resource_tracker" not in " ".join(p.cmdline())):
+                procs.append(p)
+        except psutil.NoSuchProcess:
+            continue
+    return procs
 
 
 def _settled(limit: int, timeout_s: float = 15.0) -> list[psutil.Process]:
@@ -34,6 +45,8 @@ def _settled(limit: int, timeout_s: float = 15.0) -> list[psutil.Process]:
 
 @pytest.fixture(scope="module")
 def pool():
+    _BEFORE.clear()
+    _BEFORE.update(p.pid for p in psutil.Process().children(recursive=True))
     with VerifierPool(2, timeout_s=TIMEOUT_S, verifier_options=CODE) as p:
         yield p
     assert _settled(0) == []  # close() leaves no process behind
