@@ -22,6 +22,7 @@ MIXED_PRECISION = ("bf16", "fp32")
 BACKENDS = ("auto", "gloo", "nccl")
 LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
 WEIGHT_SYNCS = ("object_store", "collective")  # rlvr.rollout.weight_sync.TRANSPORTS
+INFLIGHT_UPDATES = ("off", "keep", "resubmit")  # rlvr.rollout.vllm_engine: when an engine takes new weights
 
 
 @dataclasses.dataclass
@@ -123,9 +124,11 @@ class RolloutConfig:
     sync_bucket_mb: float = 64.0  # collective: size of each broadcast bucket in MiB
     sync_timeout_s: float = 600.0  # collective: a receiver silent this long fails the sync (gloo timeout)
     node_resource: str = ""  # custom Ray resource the engines' nodes advertise (rlvr/placement.py); empty: any node
+    inflight_updates: str = "off"  # new weights: off (between generate calls) | keep (between engine steps, KV kept) | resubmit (same, requests re-prefilled)
 
     def validate(self, prefix: str = "rollout") -> None:
         check_choice(f"{prefix}.weight_sync", self.weight_sync, WEIGHT_SYNCS)
+        check_choice(f"{prefix}.inflight_updates", self.inflight_updates, INFLIGHT_UPDATES)
         if self.sync_bucket_mb <= 0 or self.sync_timeout_s <= 0:
             raise ValueError(f"{prefix}.sync_bucket_mb={self.sync_bucket_mb} and {prefix}.sync_timeout_s="
                              f"{self.sync_timeout_s} must be positive")

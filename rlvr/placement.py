@@ -111,17 +111,21 @@ def bundle_strategy(pg: PlacementGroup, index: int) -> PlacementGroupSchedulingS
 
 
 def place_actors(cls: type, count: int, cpus: float, gpus: int, name: str,
-                 args: Callable[[int], tuple[Any, ...]], resource: str = "") -> tuple[PlacementGroup, list[Any]]:
+                 args: Callable[[int], tuple[Any, ...]], resource: str = "",
+                 options: dict[str, Any] | None = None) -> tuple[PlacementGroup, list[Any]]:
     """A placement group of `count` bundles and one Ray actor of `cls` in each; actor i is built with args(i).
 
     `gpus` (per actor) applies only where the machine has GPUs; on a CPU-only machine the bundles are CPU-only.
+    `options`: more Ray actor options (a threaded actor's max_concurrency and concurrency_groups).
     """
     gpus = gpus if gpus_available() > 0 else 0
     pg = make_placement(count, cpus, gpus, name=name, resource=resource)
-    return pg, [place_actor(cls, pg, i, cpus, gpus, args(i)) for i in range(count)]
+    return pg, [place_actor(cls, pg, i, cpus, gpus, args(i), options) for i in range(count)]
 
 
-def place_actor(cls: type, pg: PlacementGroup, index: int, cpus: float, gpus: int, args: tuple[Any, ...]) -> Any:
+def place_actor(cls: type, pg: PlacementGroup, index: int, cpus: float, gpus: int, args: tuple[Any, ...],
+                options: dict[str, Any] | None = None) -> Any:
     """One Ray actor of `cls` in bundle `index` of `pg` (also how a dead actor is replaced in its own bundle)."""
     gpus = gpus if gpus_available() > 0 else 0
-    return ray.remote(cls).options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(pg, index)).remote(*args)
+    return ray.remote(cls).options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(pg, index),
+                                   **(options or {})).remote(*args)

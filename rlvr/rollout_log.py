@@ -3,7 +3,8 @@
 <run>/rollouts/step_<N>.jsonl.gz holds one JSON line per prompt group of step N (1-based, as in
 metrics.jsonl), in dispatch (uid) order: the request, the policy version that sampled it, whether it
 trained, and per sample the response, its token ids and log-probs, finish reason, reward, correctness,
-verifier error and repetition penalty. A resumed run writes the same files as the uninterrupted one,
+verifier error, repetition penalty and policy versions ((first token index, version) switch points: more
+than one when weights changed in flight, `rollout.inflight_updates`). A resumed run writes the same files as the uninterrupted one,
 so two runs can be compared sample by sample (`read_rollouts`).
 """
 from __future__ import annotations
@@ -30,7 +31,8 @@ def group_records(step: int, batch: StepBatch) -> list[dict[str, Any]]:
         req = g.group.request
         samples = [{"response": s.response_text, "response_ids": list(s.response_ids),
                     "logprobs": list(s.rollout_logprobs), "finish_reason": s.finish_reason, "reward": r,
-                    "correct": c, "error": e, "repetition_penalty": p}
+                    "correct": c, "error": e, "repetition_penalty": p,
+                    "versions": [list(v) for v in s.versions]}
                    for s, r, c, e, p in zip(g.group.samples, g.rewards, g.correct, g.errors, g.repetition_penalty)]
         out.append({"step": step, "uid": req.uid, "prompt_id": req.prompt_id, "prompt": req.prompt,
                     "ground_truth": req.ground_truth, "verifier": req.verifier, "drawn_for_step": req.step,

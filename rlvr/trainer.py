@@ -202,6 +202,9 @@ class Trainer:
                                 next_stage=next_stage, kl_ref=cfg.algorithm.kl_coef > 0,
                                 repetition=cfg.algorithm.repetition.enabled)
             line["rollout/version_lag_max"] = max((step - g.group.version for g in batch.scored), default=0)
+            if cfg.rollout.inflight_updates != "off":  # samples whose policy changed while they were sampled
+                sampled = [s for g in batch.scored for s in g.group.samples]
+                line["rollout/switched_frac"] = sum(s.switched for s in sampled) / max(1, len(sampled))
             self._retire_solved(batch)
             line["time/step_s"] = time.time() - step_start
             line["rollout/engine_restarts"] = self.engines.restarts

@@ -40,6 +40,10 @@ class Sample:
     finish_reason: str  # "stop" (EOS / stop string) or "length" (truncated)
     stop_tokens: int = 0  # trailing response tokens that spell the matched stop string (not the answer's body)
     max_tokens: int = 0  # the budget it was sampled with (0: unknown)
+    # Policy versions it was sampled with, as (first response token index, version) switch points in order: the
+    # first entry is the version the request started with (its prompt's KV), one more per in-flight weight update
+    # (rollout.inflight_updates). A tuple default, so samples pickled before the field existed read back as ().
+    versions: tuple[tuple[int, int], ...] = ()
 
     @property
     def body_ids(self) -> list[int]:
@@ -50,6 +54,16 @@ class Sample:
     def truncated(self) -> bool:
         return self.finish_reason == "length"
 
+    @property
+    def switched(self) -> bool:
+        """Whether its policy changed while it was being sampled (an in-flight weight update)."""
+        return len({v for _, v in self.versions}) > 1
+
+
+def oldest_version(samples: list[Sample], default: int) -> int:
+    """The oldest policy version any of `samples`' tokens (or prompt KV) used; `default` where none recorded."""
+    return min((v for s in samples for _, v in s.versions), default=default)
+
 
 @dataclasses.dataclass
 class Group:
@@ -57,7 +71,7 @@ class Group:
 
     request: GroupRequest
     samples: list[Sample]
-    version: int  # policy version (optimizer steps) of the engine weights that sampled the group
+    version: int  # the OLDEST policy version (optimizer steps) any of its samples used: the staleness bound holds by it
 
     @property
     def step(self) -> int:

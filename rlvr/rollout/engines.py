@@ -5,6 +5,10 @@ first loads the latest weights (`last_weights`); every call the dead one still o
 it, in the original order, generation calls with the same requests (so the same request uids and the
 same reseeding). Callers read results through `get`/`check`, which do the replacing; a group the dead
 engine had already delivered comes again and `GroupStream` drops it by uid.
+
+With `rollout.inflight_updates=keep|resubmit` each engine is a threaded actor (weight updates in a
+concurrency group of their own, so they reach a generating engine at once), and every call carries a
+`Ticket` that restores the order a threaded actor does not keep (rlvr/rollout/inflight.py).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import ray
 
 from rlvr.config import RolloutConfig
 from rlvr.placement import gpus_available, place_actor, place_actors
+from rlvr.rollout.inflight import Ticket
 from rlvr.rollout.vllm_engine import VLLMEngine
 from rlvr.types import GroupRequest
 
@@ -31,6 +36,14 @@ class _Call:
     args: tuple[Any, ...]
     actor: Any  # the actor it was issued on
     ref: ray.ObjectRef  # its current result (replaced when it is issued again)
+    ticket: Ticket | None = None  # its place in the engine's order (in-flight updates only)
+
+
+WEIGHT_CALLS = ("update_weights", "receive_weights")  # lane "weights"; every other call drives vLLM (lane "use")
+# A threaded engine's threads: calls waiting for their turn hold one each (lookahead generation, probes, an
+# evaluation), and updates have their own, so a weight update never queues behind generation for a thread.
+ENGINE_THREADS = 16
+WEIGHT_THREADS = 4
 
 
 class EngineDied(RuntimeError):
@@ -43,12 +56,21 @@ class EnginePool:
         """`lora_rank` > 0: engines try to serve LoRA adapters (see VLLMEngine); `serves_lora` says if they do."""
         self.num_engines = cfg.num_engines
         self.cfg = cfg
-        self._args = lambda i: (model_path, i, cfg, seed, dtype, lora_rank, lora_required)
+        self.threaded = cfg.inflight_updates != "off"
+        self._args = lambda i, order=(0, 0): (model_path, i, cfg, seed, dtype, lora_rank, lora_required, order)
+        self._options = ({"max_concurrency": ENGINE_THREADS, "concurrency_groups": {"weights": WEIGHT_THREADS}}
+                         if self.threaded else {})
         self.placement, self.engines = place_actors(
             VLLMEngine, cfg.num_engines, cfg.cpus_per_engine, cfg.gpus_per_engine, f"rollout-{id(self)}", self._args,
-            resource=cfg.node_resource)
+            resource=cfg.node_resource, options=self._options)
         self.tp = cfg.gpus_per_engine if gpus_available() > 0 else 1  # vLLM workers per engine
         self.serves_lora = lora_rank > 0 and all(ray.get([e.serves_lora.remote() for e in self.engines]))
+        if self.threaded and self.serves_lora:
+            # a running request holds its adapter, which an in-flight update would remove under it
+            raise ValueError(f"rollout.inflight_updates={cfg.inflight_updates} needs full weights on the engines; "
+                             "engines serving LoRA adapters take them between calls: use model.lora.sync=merged "
+                             "or rollout.inflight_updates=off")
+        self._issued = [dict.fromkeys(("weights", "use"), 0) for _ in range(cfg.num_engines)]  # tickets per engine
         # (state ref, version) a restarted engine loads; under the collective transport the ref is None and
         # `weights_source()` makes one from the learner's current weights (the same version between steps).
         self.last_weights: tuple[ray.ObjectRef | None, int] | None = None
@@ -119,9 +141,17 @@ class EnginePool:
     # ---------------------------------------------------------------- engine deaths
     def _call(self, i: int, method: str, *args: Any) -> ray.ObjectRef:
         actor = self.engines[i]
-        ref = getattr(actor, method).remote(*args)
-        self._calls[ref] = _Call(i, method, args, actor, ref)
+        ticket = self._ticket(i, method) if self.threaded else None
+        ref = _submit(actor, method, args, ticket)
+        self._calls[ref] = _Call(i, method, args, actor, ref, ticket)
         return ref
+
+    def _ticket(self, i: int, method: str) -> Ticket:
+        issued = self._issued[i]
+        lane = "weights" if method in WEIGHT_CALLS else "use"
+        ticket = Ticket(lane, issued[lane], after=issued["weights"] if lane == "use" else 0)
+        issued[lane] += 1
+        return ticket
 
     def get(self, refs: list[ray.ObjectRef]) -> list[Any]:
         """`ray.get` of calls made through the pool, replacing an engine that died and waiting for the call
@@ -165,20 +195,39 @@ class EnginePool:
         log.warning("rollout engine %d died (%s); restarting it with policy version %d",
                     i, " ".join(str(cause).split())[:300], version)
         ray.kill(dead)  # a half-dead actor must not hold its bundle
+        owed = [c for c in self._calls.values() if c.actor is dead and not _finished_ok(c.ref)]
+        # threaded: the replacement's order starts where the owed calls left off; its first load takes the last
+        # weight ticket (it stands for every update issued so far)
+        weights = self._issued[i]["weights"]
+        uses = min((c.ticket.seq for c in owed if c.ticket is not None and c.ticket.lane == "use"),
+                   default=self._issued[i]["use"])
+        load_ticket = Ticket("weights", weights - 1) if self.threaded and self.last_weights and weights else None
+        order = (load_ticket.seq if load_ticket is not None else weights, uses)
         self.engines[i] = actor = place_actor(VLLMEngine, self.placement, i, self.cfg.cpus_per_engine,
-                                              self.cfg.gpus_per_engine, self._args(i))
+                                              self.cfg.gpus_per_engine, self._args(i, order), self._options)
         self.restarts += 1
-        load = actor.update_weights.remote([self.last_weights[0]], version) if self.last_weights else None
-        for call in [c for c in self._calls.values() if c.actor is dead and not _finished_ok(c.ref)]:
+        load = (_submit(actor, "update_weights", ([self.last_weights[0]], version), load_ticket)
+                if self.last_weights else None)
+        for call in owed:
             # the new engine already holds the latest weights: an owed weight update is that load
             call.ref = load if call.method == "update_weights" and load is not None else \
-                getattr(actor, call.method).remote(*call.args)
+                _submit(actor, call.method, call.args, call.ticket)
             call.actor = actor
 
     def shutdown(self) -> None:
         for e in self.engines:
             ray.kill(e)
         ray.util.remove_placement_group(self.placement)
+
+
+def _submit(actor: Any, method: str, args: tuple[Any, ...], ticket: Ticket | None) -> ray.ObjectRef:
+    """Issue one call; a ticketed weight update goes to the actor's "weights" threads."""
+    fn = getattr(actor, method)
+    if ticket is None:
+        return fn.remote(*args)
+    if ticket.lane == "weights":
+        fn = fn.options(concurrency_group="weights")
+    return fn.remote(*args, ticket=ticket)
 
 
 def _finished_ok(ref: ray.ObjectRef) -> bool:

@@ -11,6 +11,7 @@ or the evaluation), never on how many calls ran before it (evals, probes, earlie
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -19,7 +20,8 @@ from typing import Callable, Sequence
 from typing import Any
 
 from rlvr.config import RolloutConfig
-from rlvr.types import Group, GroupRequest, Sample
+from rlvr.rollout.inflight import Gate, Partial, Ticket, cut_at_stop, record_switch
+from rlvr.types import Group, GroupRequest, Sample, oldest_version
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +69,37 @@ def is_adapter_payload(weights: Any) -> bool:
     return isinstance(weights, dict) and set(weights) == {"tensors", "config"}
 
 
+def _logprobs(completion: Any, engine_index: int) -> list[float]:
+    """The sampled tokens' log-probs of a vLLM CompletionOutput."""
+    token_ids = list(completion.token_ids)
+    out = [float(lp[tok].logprob) for lp, tok in zip(completion.logprobs or [], token_ids)]
+    if len(out) != len(token_ids):
+        raise RuntimeError(f"engine {engine_index}: {len(out)} log-probs for {len(token_ids)} tokens")
+    return out
+
+
+@dataclasses.dataclass
+class _Live:
+    """An unfinished sample of a generate_groups call: its group key and index, its pieces so far, and the
+    latest (cumulative) output of the request sampling it now."""
+
+    key: str
+    k: int
+    partial: Partial
+    last: Any = None
+
+    def generated(self) -> int:
+        return len(self.partial.tokens) + (len(self.last.token_ids) if self.last is not None else 0)
+
+
 class VLLMEngine:
     """Plain class; `rlvr.rollout.engines.EnginePool` places it as a Ray actor (rlvr.placement.place_actors)."""
 
     def __init__(self, model_path: str, engine_index: int, cfg: RolloutConfig, seed: int, dtype: str = "float32",
-                 lora_rank: int = 0, lora_required: bool = False):
+                 lora_rank: int = 0, lora_required: bool = False, order_start: tuple[int, int] = (0, 0)):
         """`lora_rank` > 0: serve LoRA adapters (model.lora.sync=adapter); when vLLM refuses, fail if
-        `lora_required`, else start without and take merged weights (serves_lora() says which)."""
+        `lora_required`, else start without and take merged weights (serves_lora() says which).
+        `order_start`: (weight updates, vLLM calls) already issued to the engine this one replaces (Gate)."""
         import torch
 
         on_gpu = torch.cuda.is_available()
@@ -84,6 +110,10 @@ class VLLMEngine:
         self.cfg = cfg
         self.seed = seed
         self.version = 0
+        # Every use of vLLM goes through the gate: a threaded actor (inflight_updates) never enters it twice at once.
+        self.gate = Gate(*order_start)
+        self.prefix_stale = False  # weights changed while requests held KV: reset the prefix cache when they end
+        self.steps = 0  # engine steps taken by generate_groups calls (steps_taken)
         self.temperature = cfg.temperature
         self.lora_request: Any = None  # the adapter every request runs with (adapter sync only)
         self.lora_dir = ""
@@ -145,12 +175,18 @@ class VLLMEngine:
     def _reseed(self, tag: str, key: int) -> None:
         self.llm.collective_rpc("rlvr_reseed", args=(call_seed(self.seed, self.index, tag, key),))
 
-    def generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
+    def generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any,
+                        ticket: Ticket | None = None) -> dict[str, float]:
         """Sample every request's group and put each finished `Group` on `out_queue`.
 
         Requests are keyed by their position in this call, not by (step, prompt id): the same prompt may be
-        drawn twice in one step, and its two groups must stay apart.
+        drawn twice in one step, and its two groups must stay apart. With in-flight updates, new weights are
+        taken between two engine steps (rlvr.rollout.inflight); each sample records the versions it used.
         """
+        with self.gate.use(ticket, loop=True):
+            return self._generate_groups(requests, stop, out_queue)
+
+    def _generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
         from vllm.inputs import TokensPrompt
 
         engine = self.llm.llm_engine
@@ -159,44 +195,110 @@ class VLLMEngine:
             self._reseed("groups", min(r.uid for r in requests))
         pending: dict[str, list[Sample | None]] = {}
         by_key: dict[str, GroupRequest] = {}
+        live: dict[str, _Live] = {}  # request id -> the unfinished sample it samples
         for i, req in enumerate(requests):
             key = f"{req.uid}:{i}"
             by_key[key] = req
             pending[key] = [None] * req.n
             for k in range(req.n):
+                rid = f"{key}#{k}"
                 params = self._sampling_params(req.max_tokens, stop)
-                engine.add_request(f"{key}#{k}", TokensPrompt(prompt_token_ids=req.prompt_ids), params,
+                engine.add_request(rid, TokensPrompt(prompt_token_ids=req.prompt_ids), params,
                                    lora_request=self.lora_request)
+                live[rid] = _Live(key, k, Partial(list(req.prompt_ids), req.max_tokens, ((0, self.version),)))
         generated = 0
         groups = 0
+        switched = 0
         while engine.has_unfinished_requests():
-            for out in engine.step():
+            before = self.version
+            self.gate.between_steps()  # in-flight weight updates land here, between two forward passes
+            if self.version != before:
+                live = self._switch(live, stop)
+            outs = engine.step()
+            self.steps += 1
+            for out in outs:
+                item = live.get(out.request_id)
+                if item is None:  # an aborted piece's last word
+                    continue
+                item.last = out.outputs[0]
                 if not out.finished:
                     continue
-                key, k = out.request_id.rsplit("#", 1)
-                req = by_key[key]
-                completion = out.outputs[0]
-                token_ids = list(completion.token_ids)
-                logprobs = [float(lp[tok].logprob) for lp, tok in zip(completion.logprobs or [], token_ids)]
-                if len(logprobs) != len(token_ids):
-                    raise RuntimeError(f"engine {self.index}: {len(logprobs)} log-probs for {len(token_ids)} tokens")
-                pending[key][int(k)] = Sample(
-                    prompt_id=req.prompt_id,
-                    prompt_ids=list(req.prompt_ids),
-                    response_ids=token_ids,
-                    response_text=completion.text,
-                    rollout_logprobs=logprobs,
-                    finish_reason="length" if completion.finish_reason == "length" else "stop",
-                    stop_tokens=self._stop_tokens(completion, token_ids),
-                    max_tokens=req.max_tokens,
-                )
-                generated += len(token_ids)
-                if all(s is not None for s in pending[key]):
-                    samples = [s for s in pending.pop(key) if s is not None]
-                    out_queue.put(Group(request=req, samples=samples, version=self.version))
+                del live[out.request_id]
+                req = by_key[item.key]
+                sample = self._finish(item, req, stop)
+                switched += sample.switched
+                pending[item.key][item.k] = sample
+                generated += len(sample.response_ids)
+                if all(s is not None for s in pending[item.key]):
+                    samples = [s for s in pending.pop(item.key) if s is not None]
+                    out_queue.put(Group(request=req, samples=samples, version=oldest_version(samples, self.version)))
                     groups += 1
+        if self.prefix_stale:  # keep: the prefix cache could not be reset while requests ran
+            self._reset_prefix_cache()
         seconds = time.time() - started
-        return {"tokens": float(generated), "seconds": seconds, "groups": float(groups)}
+        return {"tokens": float(generated), "seconds": seconds, "groups": float(groups), "switched": float(switched)}
+
+    def steps_taken(self) -> int:
+        """Engine steps generate_groups has taken so far (reads a counter, never vLLM: safe while it generates)."""
+        return self.steps
+
+    def _switch(self, live: dict[str, _Live], stop: list[str]) -> dict[str, _Live]:
+        """The weights changed between two steps: record the switch on every unfinished sample; `resubmit`:
+        abort their requests and add each again from its tokens so far, with fresh KV under the new weights."""
+        from vllm.inputs import TokensPrompt
+
+        resubmit = self.cfg.inflight_updates == "resubmit"
+        for item in live.values():
+            item.partial.versions = record_switch(item.partial.versions, item.generated(), self.version, resubmit)
+        if not resubmit or not live:
+            return live
+        engine = self.llm.llm_engine
+        engine.abort_request(list(live))
+        self._reset_prefix_cache()  # nothing holds KV now: no prefix computed by the old weights is reused
+        again: dict[str, _Live] = {}
+        for rid, item in live.items():
+            if item.last is not None:
+                item.partial.absorb(item.last.token_ids, _logprobs(item.last, self.index))
+            else:
+                item.partial.pieces += 1
+            item.last = None
+            prompt, budget = item.partial.continuation()
+            new_rid = f"{item.key}#{item.k}~{item.partial.pieces}"
+            engine.add_request(new_rid, TokensPrompt(prompt_token_ids=prompt), self._sampling_params(budget, stop),
+                               lora_request=self.lora_request)
+            again[new_rid] = item
+        return again
+
+    def _finish(self, item: _Live, req: GroupRequest, stop: list[str]) -> Sample:
+        """The finished sample: the last piece's output, stitched to the earlier pieces' tokens if resubmitted."""
+        completion = item.last
+        part = item.partial
+        token_ids = list(part.tokens) + list(completion.token_ids)
+        logprobs = list(part.logprobs) + _logprobs(completion, self.index)
+        if part.pieces == 1:
+            text = completion.text
+            finish = "length" if completion.finish_reason == "length" else "stop"
+            stop_tokens = self._stop_tokens(completion, token_ids)
+        else:
+            # The pieces' texts do not concatenate safely (each piece's detokenizer and stop check start at its
+            # own first token): decode the whole response and look for the stop strings in all of it.
+            decode = self._decode
+            text = decode(token_ids)
+            special = self.special_ids
+            cut = cut_at_stop(token_ids, text, [s for s in stop if s not in special], decode)
+            if cut is not None:
+                kept, text = cut
+                token_ids, logprobs = token_ids[:kept], logprobs[:kept]
+                finish, stop_tokens = "stop", stop_token_count(token_ids, text, decode)
+            else:
+                finish, stop_tokens = ("length" if completion.finish_reason == "length" else "stop"), 0
+        versions = tuple((i, v) for i, v in part.versions if i == 0 or i < len(token_ids))
+        return Sample(prompt_id=req.prompt_id, prompt_ids=list(req.prompt_ids), response_ids=token_ids,
+                      response_text=text, rollout_logprobs=logprobs, finish_reason=finish, stop_tokens=stop_tokens,
+                      max_tokens=req.max_tokens, versions=versions)
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.llm.get_tokenizer().decode(ids, skip_special_tokens=True)
 
     def _stop_tokens(self, completion: Any, token_ids: list[int]) -> int:
         """Tokens of the matched stop string at the end of `token_ids` (0 unless a stop string matched)."""
@@ -206,24 +308,27 @@ class VLLMEngine:
         return stop_token_count(token_ids, completion.text, tokenizer.decode)
 
     def generate(self, prompt_ids_list: list[list[int]], n: int, temperature: float, max_tokens: int,
-                 stop: list[str], seed: int = 0) -> list[list[tuple[str, list[int]]]]:
+                 stop: list[str], seed: int = 0, ticket: Ticket | None = None) -> list[list[tuple[str, list[int]]]]:
         """Plain batch generation (evaluation): `n` (text, token_ids) samples per prompt."""
         from vllm.inputs import TokensPrompt
 
-        self._reseed("generate", seed)
-        params = self._sampling_params(max_tokens, stop, temperature=temperature, logprobs=False)
-        params.n = n
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompt_ids_list], params, use_tqdm=False,
-                                 lora_request=self.lora_request)
+        with self.gate.use(ticket):
+            self._reseed("generate", seed)
+            params = self._sampling_params(max_tokens, stop, temperature=temperature, logprobs=False)
+            params.n = n
+            outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompt_ids_list], params,
+                                     use_tqdm=False, lora_request=self.lora_request)
         return [[(c.text, list(c.token_ids)) for c in o.outputs] for o in outs]
 
     # ---------------------------------------------------------------- weights
-    def update_weights(self, state_dict: dict[str, Any] | list[Any], version: int) -> dict[str, Any]:
+    def update_weights(self, state_dict: dict[str, Any] | list[Any], version: int,
+                       ticket: Ticket | None = None) -> dict[str, Any]:
         """Load a full state dict (from the learner's rank 0), or a LoRA adapter alone when this engine serves
         adapters, and take its policy version (object-store path).
 
         `state_dict` may come boxed as `[ref]` (EnginePool does so): then the pull from the object store
-        runs here and is timed as the transfer. Returns the sync's stats (transfer_s, load_s, bytes, warnings).
+        runs here and is timed as the transfer (before the gate: a generating loop is not held up by the pull,
+        only by the load). Returns the sync's stats (transfer_s, load_s, bytes, warnings).
         """
         started = time.time()
         if isinstance(state_dict, list):
@@ -232,32 +337,55 @@ class VLLMEngine:
             state_dict = ray.get(state_dict[0])
         transfer_s = time.time() - started
         if is_adapter_payload(state_dict):
-            loaded = time.time()
-            self._load_adapter(state_dict, version)
-            size = sum(t.numel() * t.element_size() for t in state_dict["tensors"].values())
-            return self._took_weights(version, {"load_s": time.time() - loaded, "transfer_s": transfer_s,
-                                                "bytes": float(size), "warnings": []})
+            def load_adapter() -> dict[str, Any]:
+                loaded = time.time()
+                self._load_adapter(state_dict, version)
+                size = sum(t.numel() * t.element_size() for t in state_dict["tensors"].values())
+                return self._took_weights(version, {"load_s": time.time() - loaded, "transfer_s": transfer_s,
+                                                    "bytes": float(size), "warnings": []})
+
+            return self.gate.weights(ticket, load_adapter)
         # one copy of the weights, a tied head counted once (as the collective path sends it)
         unique = {t.untyped_storage().data_ptr(): t.numel() * t.element_size() for t in state_dict.values()}
-        stats = self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
-        return self._took_weights(version, {**stats[0], "transfer_s": transfer_s, "bytes": float(sum(unique.values()))})
+
+        def load() -> dict[str, Any]:
+            stats = self.llm.collective_rpc("rlvr_load_weights", args=(list(state_dict.items()),))
+            return self._took_weights(version, {**stats[0], "transfer_s": transfer_s,
+                                                "bytes": float(sum(unique.values()))})
+
+        return self.gate.weights(ticket, load)
 
     def _took_weights(self, version: int, stats: dict[str, Any]) -> dict[str, Any]:
-        # Cached prefixes were computed with the old weights.
-        self.llm.reset_prefix_cache()
+        # Cached prefixes were computed with the old weights; while requests hold KV (an in-flight update) the
+        # cache cannot be reset, and the generating loop does it (resubmit: at once; keep: when they end).
+        if self.llm.llm_engine.has_unfinished_requests():
+            self.prefix_stale = True
+        else:
+            self._reset_prefix_cache()
         self.version = version
         return stats
 
-    def join_sync_group(self, host: str, port: int, first_rank: int, world: int, timeout_s: float,
-                        specs: list[Any], plan: list[list[int]]) -> list[int]:
-        """Collective path: every worker of this engine joins the weight-sync group (rlvr.rollout.weight_sync)."""
-        return self.llm.collective_rpc("rlvr_join_sync_group", args=(host, port, first_rank, world, timeout_s,
-                                                                      specs, plan))
+    def _reset_prefix_cache(self) -> None:
+        self.llm.reset_prefix_cache()
+        self.prefix_stale = False
 
-    def receive_weights(self, version: int) -> dict[str, Any]:
-        """Collective path: receive learner rank 0's broadcast of `version` and load it."""
-        stats = self.llm.collective_rpc("rlvr_receive_weights", args=(version,))
-        return self._took_weights(version, stats[0])
+    def join_sync_group(self, host: str, port: int, first_rank: int, world: int, timeout_s: float,
+                        specs: list[Any], plan: list[list[int]], ticket: Ticket | None = None) -> list[int]:
+        """Collective path: every worker of this engine joins the weight-sync group (rlvr.rollout.weight_sync)."""
+        with self.gate.use(ticket):
+            return self.llm.collective_rpc("rlvr_join_sync_group", args=(host, port, first_rank, world, timeout_s,
+                                                                          specs, plan))
+
+    def receive_weights(self, version: int, ticket: Ticket | None = None) -> dict[str, Any]:
+        """Collective path: receive learner rank 0's broadcast of `version` and load it.
+
+        In flight, the whole receive runs between two steps of the generating loop, which reaches a step
+        boundary within one engine step: every engine joins the broadcast soon, whatever it is sampling."""
+        def receive() -> dict[str, Any]:
+            stats = self.llm.collective_rpc("rlvr_receive_weights", args=(version,))
+            return self._took_weights(version, stats[0])
+
+        return self.gate.weights(ticket, receive)
 
     def _load_adapter(self, payload: dict[str, Any], version: int) -> None:
         """Swap in a new adapter: written as a PEFT directory (vLLM loads adapters from files only) in shared
@@ -282,14 +410,15 @@ class VLLMEngine:
             shutil.rmtree(self.lora_dir, ignore_errors=True)
         self.lora_request, self.lora_dir = request, path
 
-    def score(self, sequences: list[tuple[list[int], int]]) -> list[list[float]]:
+    def score(self, sequences: list[tuple[list[int], int]], ticket: Ticket | None = None) -> list[list[float]]:
         """vLLM's log-prob of each token after `prompt_len` in each (token_ids, prompt_len)."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0)
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences], params, use_tqdm=False,
-                                 lora_request=self.lora_request)
+        with self.gate.use(ticket):
+            outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences], params,
+                                     use_tqdm=False, lora_request=self.lora_request)
         result = []
         for (ids, plen), out in zip(sequences, outs):
             plps = out.prompt_logprobs
