@@ -127,5 +127,9 @@ def place_actor(cls: type, pg: PlacementGroup, index: int, cpus: float, gpus: in
                 options: dict[str, Any] | None = None) -> Any:
     """One Ray actor of `cls` in bundle `index` of `pg` (also how a dead actor is replaced in its own bundle)."""
     gpus = gpus if gpus_available() > 0 else 0
-    return ray.remote(cls).options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(pg, index),
-                                   **(options or {})).remote(*args)
+    options = dict(options or {})
+    # Ray takes concurrency groups only where the actor class is declared, not in .options()
+    declared = {"concurrency_groups": options.pop("concurrency_groups")} if "concurrency_groups" in options else {}
+    actor_cls = ray.remote(**declared)(cls) if declared else ray.remote(cls)
+    return actor_cls.options(num_cpus=cpus, num_gpus=gpus, scheduling_strategy=bundle_strategy(pg, index),
+                             **options).remote(*args)
