@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 from types import SimpleNamespace
 
+from rlvr.rollout.inflight import Gate
 from rlvr.rollout.vllm_engine import VLLMEngine, call_seed, stop_token_count
 from rlvr.types import GroupRequest
 
@@ -37,6 +38,7 @@ def _engine():
     engine.special_ids = {}  # no chat-template stop tokens
     engine.lora_request = None  # no LoRA adapter served
     engine.reseeds = []
+    engine.gate, engine.prefix_stale, engine.steps = Gate(), False, 0  # what __init__ sets besides vLLM
     engine.llm = SimpleNamespace(llm_engine=FakeLLMEngine(),
                                  collective_rpc=lambda name, args: engine.reseeds.append((name, args)))
     return engine
@@ -75,3 +77,104 @@ def test_stop_token_count_finds_the_tokens_of_the_matched_stop():
     assert stop_token_count([1, 2, 3, 3], "Answer: 4", decode) == 2  # "\n" "\n" is the stop
     assert stop_token_count([1, 2, 4], "Answer: 4.", decode) == 1  # a token straddling body and stop counts
     assert stop_token_count([1, 2], "Answer: 4", decode) == 0
+
+
+SCRIPT = "x = 4. Answer: 4 and then some more text"  # what the stand-in samples, one character a token
+
+
+class ScriptedLLMEngine:
+    """One token a step per request, spelling SCRIPT from where the request's prompt leaves off (a continuation
+    goes on where its piece stopped); log-prob -(position + 1) / 100 - version. Checks stop strings on each
+    request's own text only, as vLLM does."""
+
+    def __init__(self, owner, on_step):
+        self.owner, self.on_step = owner, on_step
+        self.live = {}  # request id -> [prompt ids, tokens, max_tokens, stops]
+        self.aborted = []
+        self.steps = 0
+
+    def add_request(self, request_id, prompt, params, lora_request=None):
+        self.live[request_id] = [list(prompt["prompt_token_ids"]), [], params.max_tokens, params.stop or []]
+
+    def abort_request(self, ids):
+        self.aborted += ids
+        for rid in ids:
+            del self.live[rid]
+
+    def has_unfinished_requests(self):
+        return bool(self.live)
+
+    def step(self):
+        self.steps += 1
+        self.on_step(self.steps)
+        outs = []
+        for rid, (prompt, tokens, max_tokens, stops) in list(self.live.items()):
+            pos = len(prompt) - 2 + len(tokens)  # the original prompt has 2 tokens
+            tokens.append(ord(SCRIPT[pos]))
+            text = "".join(map(chr, tokens))
+            hit = next((s for s in stops if s in text), None)
+            finished = hit is not None or len(tokens) == max_tokens
+            lps = [{t: SimpleNamespace(logprob=-(len(prompt) - 2 + i + 1) / 100 - self.owner.version)}
+                   for i, t in enumerate(tokens)]
+            outs.append(SimpleNamespace(request_id=rid, finished=finished, outputs=[SimpleNamespace(
+                token_ids=list(tokens), text=text[: text.find(hit)] if hit else text, logprobs=lps,
+                finish_reason="stop" if hit else ("length" if finished else None), stop_reason=hit)]))
+            if finished:
+                del self.live[rid]
+        return outs
+
+
+def _scripted(mode, switch_at):
+    import threading
+
+    from rlvr.rollout.inflight import Gate
+
+    engine = _engine()
+    engine.cfg = SimpleNamespace(top_p=1.0, top_k=0, inflight_updates=mode)
+    engine.llm.reset_prefix_cache = lambda: True
+    engine.llm.get_tokenizer = lambda: SimpleNamespace(decode=lambda ids, skip_special_tokens=True: "".join(map(chr, ids)))
+
+    def on_step(step):
+        if step == switch_at:  # a weight update arrives while this step runs; it must wait for the step's end
+            t = threading.Thread(target=engine.gate.weights, args=(None, lambda: setattr(engine, "version", 1)))
+            t.start()
+            while not engine.gate._mailbox:
+                pass
+
+    engine.llm.llm_engine = ScriptedLLMEngine(engine, on_step)
+    return engine
+
+
+def _one_sample(engine, max_tokens, stop):
+    out = queue.Queue()
+    req = GroupRequest(prompt_id="p", prompt="q", prompt_ids=[1, 2], ground_truth="4", verifier="math", step=0, n=1,
+                       max_tokens=max_tokens, uid=0)
+    engine.generate_groups([req], stop, out)
+    return out.get_nowait()
+
+
+def test_resubmit_stitches_pieces_and_catches_a_stop_string_straddling_them():
+    engine = _scripted("resubmit", switch_at=9)  # piece 1 spells "x = 4. An", piece 2 "swer: ..."
+    group = _one_sample(engine, 30, ["Answer"])
+    (s,) = group.samples
+    assert engine.llm.llm_engine.aborted == ["0:0#0"]
+    # piece 2 alone never saw "Answer": the stitched response ends where it completes, as one request would
+    assert s.response_text == "x = 4. " and s.finish_reason == "stop"
+    assert "".join(map(chr, s.response_ids)) == "x = 4. Answer" and s.stop_tokens == 6
+    assert s.versions == ((0, 0), (9, 1)) and group.version == 0
+    # each token's log-prob is the one of the weights that sampled it (TIS reads them per token)
+    assert s.rollout_logprobs == [-(i + 1) / 100 for i in range(9)] + [-(i + 1) / 100 - 1 for i in range(9, 13)]
+
+
+def test_resubmit_keeps_the_total_budget_and_a_length_finish():
+    engine = _scripted("resubmit", switch_at=4)
+    (s,) = _one_sample(engine, 12, []).samples
+    assert "".join(map(chr, s.response_ids)) == SCRIPT[:12] and s.finish_reason == "length"
+    assert len(s.rollout_logprobs) == 12 and s.versions == ((0, 0), (4, 1))
+
+
+def test_keep_records_the_switch_without_resubmitting():
+    engine = _scripted("keep", switch_at=5)
+    (s,) = _one_sample(engine, 30, ["Answer"]).samples
+    assert engine.llm.llm_engine.aborted == []
+    assert s.response_text == "x = 4. " and s.versions == ((0, 0), (5, 1)) and s.finish_reason == "stop"
