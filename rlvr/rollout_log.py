@@ -4,8 +4,8 @@
 metrics.jsonl), in dispatch (uid) order: the request, the policy version that sampled it, whether it
 trained, and per sample the response, its token ids and log-probs, finish reason, reward, correctness,
 verifier error, repetition penalty and policy versions ((first token index, version) switch points: more
-than one when weights changed in flight, `rollout.inflight_updates`). A resumed run writes the same files as the uninterrupted one,
-so two runs can be compared sample by sample (`read_rollouts`).
+than one when weights changed in flight, `rollout.inflight_updates`). A resumed run writes the same files
+as the uninterrupted one, so two runs can be compared sample by sample (`read_rollouts`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The hand-over from engines to learner: a queue of finished groups with a staleness bound.
 
 A group sampled with policy version v may be used at training step t only if
-t - v <= async_steps. Groups arrive in any order and for any step; those for later steps wait
+t - v <= async_steps; v is the oldest version any of its tokens used (weights may change while a group
+is sampled: rollout.inflight_updates). Groups arrive in any order and for any step; those for later steps wait
 in a buffer, stale ones are dropped and counted. A group whose request uid has come before is dropped
 too: a restarted engine samples again every group its dead predecessor owed, some of which it had
 already delivered (rlvr/rollout/engines.py).
