@@ -124,7 +124,7 @@ class RolloutConfig:
     sync_bucket_mb: float = 64.0  # collective: size of each broadcast bucket in MiB
     sync_timeout_s: float = 600.0  # collective: a receiver silent this long fails the sync (gloo timeout)
     node_resource: str = ""  # custom Ray resource the engines' nodes advertise (rlvr/placement.py); empty: any node
-    inflight_updates: str = "off"  # new weights: off (between generate calls) | keep (between engine steps, KV kept) | resubmit (same, requests re-prefilled)
+    inflight_updates: str = "off"  # weights land: off (between calls) | keep | resubmit (between engine steps; KV kept / recomputed)
 
     def validate(self, prefix: str = "rollout") -> None:
         check_choice(f"{prefix}.weight_sync", self.weight_sync, WEIGHT_SYNCS)

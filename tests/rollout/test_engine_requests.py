@@ -132,7 +132,8 @@ def _scripted(mode, switch_at):
     engine = _engine()
     engine.cfg = SimpleNamespace(top_p=1.0, top_k=0, inflight_updates=mode)
     engine.llm.reset_prefix_cache = lambda: True
-    engine.llm.get_tokenizer = lambda: SimpleNamespace(decode=lambda ids, skip_special_tokens=True: "".join(map(chr, ids)))
+    tokenizer = SimpleNamespace(decode=lambda ids, skip_special_tokens=True: "".join(map(chr, ids)))
+    engine.llm.get_tokenizer = lambda: tokenizer
 
     def on_step(step):
         if step == switch_at:  # a weight update arrives while this step runs; it must wait for the step's end
