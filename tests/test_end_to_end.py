@@ -71,7 +71,9 @@ def test_multirun_random_reward(tmp_path, cache):
         assert "verifier: random" in cfg
         lines = [json.loads(x) for x in (r / "metrics.jsonl").read_text().splitlines()]
         assert sum("train/reward_mean" in m for m in lines) == 2
-        start, end = [{k: v for k, v in m.items() if k.startswith("eval/") and k != "eval/seconds"}
+        # eval/errors counts verifier timeouts (the math cascade's 1.5 s wall-clock budget on garbage samples),
+        # which depend on the machine's load, not on the policy: every other eval key must be equal
+        start, end = [{k: v for k, v in m.items() if k.startswith("eval/") and k not in ("eval/seconds", "eval/errors")}
                       for m in lines if "eval/accuracy" in m]
         assert start == end  # sampled eval (n=2, T=1): the same weights and the same reseeded draws
 
