@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from rlvr.algorithms.sampling import PromptRetirement
 from rlvr.checkpoint import (STATE_FILE, driver_state, fault_point, load_resume, resolve_resume, restore_driver,
                              save_pickle, write_checkpoint)
 from rlvr.config import TrainConfig
-from rlvr.data.prompts import PromptSet, load_prompt_sets
+from rlvr.data.prompts import load_prompt_sets
+from rlvr.data.sampler import PromptSampler, group_requests
 from rlvr.evaluation import evaluate
 from rlvr.lifecycle import SignalGuard
 from rlvr.learner.batching import balance, count_loss_tokens, policy_shards, policy_tensors, zero_weight
@@ -39,7 +39,7 @@ from rlvr.rollout.engines import EnginePool
 from rlvr.rollout.streaming import GroupStream
 from rlvr.rollout.weight_sync import PendingSync, make_weight_sync, sync_metrics
 from rlvr.rollout_log import write_rollouts
-from rlvr.types import GroupRequest, Sample
+from rlvr.types import Sample
 
 log = logging.getLogger(__name__)
 
@@ -48,53 +48,6 @@ def cpus_needed(cfg: TrainConfig) -> float:
     """Logical CPUs the placement groups reserve (+1 for the driver's own tasks)."""
     return (cfg.rollout.num_engines * cfg.rollout.cpus_per_engine
             + cfg.learner.num_workers * cfg.learner.cpus_per_worker + 1)
-
-
-class PromptSampler:
-    """Shuffled passes over the training prompts, skipping retired ones."""
-
-    def __init__(self, prompts: PromptSet, seed: int, retirement: PromptRetirement | None):
-        self.rows = prompts.rows
-        self.rng = random.Random(seed)
-        self.retirement = retirement
-        self.order: list[int] = []
-        self.epoch = -1
-
-    def take(self, k: int) -> list[Any]:
-        out = []
-        guard = 0
-        while len(out) < k:
-            if not self.order:
-                self.order = list(range(len(self.rows)))
-                self.rng.shuffle(self.order)
-                self.epoch += 1
-                if self.retirement is not None and self.epoch > 0:
-                    self.retirement.new_epoch()
-            row = self.rows[self.order.pop()]
-            guard += 1
-            if self.retirement is not None and self.retirement.is_retired(row.id) and guard < 10 * len(self.rows):
-                continue
-            out.append(row)
-        return out
-
-    def state_dict(self) -> dict[str, Any]:
-        """The position in the shuffled passes (the retirement object saves itself)."""
-        return {"rng": self.rng.getstate(), "order": list(self.order), "epoch": self.epoch}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng.setstate(state["rng"])
-        self.order = list(state["order"])
-        self.epoch = int(state["epoch"])
-
-
-def _requests(rows: list[Any], step: int, n: int, max_tokens: int, first_uid: int) -> list[GroupRequest]:
-    """One request per row; `uid`s count on from `first_uid`, so a prompt drawn twice gets two groups."""
-    return [
-        GroupRequest(prompt_id=str(r.id), prompt=r.prompt, prompt_ids=list(r.prompt_ids), ground_truth=r.ground_truth,
-                     verifier=r.verifier, step=step, n=n, max_tokens=max_tokens, metadata=dict(r.metadata),
-                     uid=first_uid + i)
-        for i, r in enumerate(rows)
-    ]
 
 
 def in_dispatch_order(groups: list[ScoredGroup]) -> list[ScoredGroup]:
@@ -292,7 +245,7 @@ class Trainer:
     # ------------------------------------------------------------ dispatch
     def _dispatch(self, step: int, count: int) -> None:
         rows = self.sampler.take(count)
-        reqs = _requests(rows, step, self.cfg.rollout.group_size, self.schedule.max_tokens, self.next_uid)
+        reqs = group_requests(rows, step, self.cfg.rollout.group_size, self.schedule.max_tokens, self.next_uid)
         self.next_uid += len(reqs)
         self.gen_refs.setdefault(step, []).extend(self.engines.dispatch(reqs, self.stop, self.queue))
         self.expected[step] = self.expected.get(step, 0) + len(reqs)

@@ -16,7 +16,7 @@ from rlvr.checkpoint import (COMPLETE, check_compatible, complete_checkpoints, c
 from rlvr.config import TrainConfig
 from rlvr.metrics import MetricsLogger, read_metrics
 from rlvr.rollout.streaming import GroupStream
-from rlvr.trainer import PromptSampler
+from rlvr.data.sampler import PromptSampler
 from rlvr.types import Group, GroupRequest, Sample
 
 

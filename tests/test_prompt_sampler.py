@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 
 from rlvr.algorithms.sampling import PromptRetirement
-from rlvr.trainer import PromptSampler
+from rlvr.data.sampler import PromptSampler
 
 
 @pytest.mark.parametrize("scope, comes_back", [("epoch", True), ("run", False)])

@@ -303,13 +303,13 @@ def test_long_prompts_fail_naming_the_row_or_are_dropped_and_counted(tmp_path, t
 
 def test_rows_reach_the_scorer_with_their_mapped_verifier(tmp_path, think_tokenizer):
     from rlvr.rewards import RewardScorer
-    from rlvr.trainer import _requests
+    from rlvr.data.sampler import group_requests
     from rlvr.types import Group, Sample
 
     verl = load_prompt_set(str(write_parquet(tmp_path / "v.parquet", verl_rows(2))), "train", None, 0, think_tokenizer)
     ifeval = load_prompt_set(str(write_jsonl(tmp_path / "oi.jsonl", [_oi_if(json.dumps(
         {"func_name": "validate_lowercase"}))])), "train", None, 0, think_tokenizer)
-    requests = _requests(verl.rows + ifeval.rows, step=0, n=2, max_tokens=8, first_uid=0)
+    requests = group_requests(verl.rows + ifeval.rows, step=0, n=2, max_tokens=8, first_uid=0)
     assert [r.verifier for r in requests] == ["math", "math", "ifeval"]
     answers = [f"So the answer is {a}.\nAnswer: {a}" for _, a in gsm8k_rows(2)] + ["the cat sleeps on the warm windowsill and dreams about fish all afternoon long."]
     wrong = ["Answer: -1", "Answer: -1", "A LOUD CAT."]
