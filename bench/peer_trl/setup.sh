@@ -26,7 +26,11 @@ fi
 echo "[peer-trl setup] building $VENV" >&2
 "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/pip" install -q --disable-pip-version-check)
-if [ -n "$TORCH_WHL" ]; then "${PIP[@]}" "$TORCH_WHL"; else "${PIP[@]}" torch --index-url https://download.pytorch.org/whl/cpu; fi
+if [ -z "$TORCH_WHL" ]; then
+  echo "[peer-trl setup] no CPU torch wheel in /opt/wheels: set TORCH_WHL to one (the pins say $(grep '^torch==' "$HERE/versions.txt"))" >&2
+  exit 1
+fi
+"${PIP[@]}" "$TORCH_WHL"
 # a constraint file keeps the torch just installed while the rest resolves
 TV="$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"
 CON="$VENV/peer-trl-constraints.txt"; echo "torch==$TV" > "$CON"
