@@ -275,8 +275,8 @@ def child_train(argv: Sequence[str]) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from rlvr.data.packing import packed_forward_kwargs
     from rlvr.learner.batching import pack_policy_batch, policy_tensors
+    from rlvr.learner.objectives import token_logprobs
     from rlvr.types import Sample
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -291,11 +291,9 @@ def child_train(argv: Sequence[str]) -> None:
                           response_text="", rollout_logprobs=[0.0] * len(s["response_ids"]), finish_reason=s["finish"])
                    for i, s in enumerate(call)]
         started = time.perf_counter()
+        # packed where sequences share rows (all of them at once: one process, one micro-batch), else padded
         mb = pack_policy_batch(policy_tensors(samples, 0, torch.randn(len(samples)).tolist()), 0)
-        logits = model(**packed_forward_kwargs(mb, "sdpa")).logits[:, :-1].float()
-        targets = mb["input_ids"][:, 1:]
-        logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
-        logp = logp.reshape(-1)[mb["unpack_index"]]
+        logp = token_logprobs(model, mb)  # forward, log-probs of the targets, back in the padded layout
         mask = mb["loss_mask"].float()
         loss = -(mb["advantages"][:, None] * logp * mask).sum() / mask.sum()
         loss.backward()
