@@ -139,12 +139,13 @@ def rlvr_overrides(workload: Workload, model: str, data: str, run_dir: str, *, p
                    steps: int, seed: int) -> list[str]:
     """`rlvr train` with its defaults plus what makes its work TRL's: the model and prompts, P x G per step, the
     response cap, no zero-variance filtering or active sampling, TRL's lr (constant 1e-5: the policy, and so the
-    response lengths, drift alike), one update per batch; a small evaluation (excluded from step times anyway)."""
+    response lengths, drift alike), truncated responses kept in the loss, one update per batch; a small evaluation (excluded from step times anyway)."""
     return [
         f"model.path={model}", f"data.source={data}", "data.eval_size=8", f"seed={seed}", f"steps={steps}",
         f"rollout.prompts_per_step={prompts}", f"rollout.group_size={group}",
         f"rollout.max_tokens={workload.max_new_tokens}", f"rollout.max_model_len={workload.max_new_tokens + 64}",
         "algorithm.filter_zero_std=false", "algorithm.active_sampling=false",
+        "algorithm.overlong=none",  # TRL trains on truncated completions too (OlmoRL's mask would skip every fixed step)
         "learner.lr=1e-5", "learner.warmup_steps=0", "learner.mini_batches=1",
         "eval.max_tokens=8", "save_checkpoint=false", "progress=false", "logger=[jsonl]",
         f"output_dir={run_dir}", f"hydra.run.dir={run_dir}",
@@ -422,7 +423,8 @@ def run_rlvr(args: argparse.Namespace, wl: Workload, model: Path, data: Path, ta
     samples = args.prompts * args.group
     return {"step_s": median([m["time/step_s"] for m in timed]), "step_s_all": [m["time/step_s"] for m in steps],
             "tokens_per_sample": statistics.fmean(m["response/length_mean"] for m in timed),
-            "phases": rlvr_phases(timed, samples), "overrides": overrides}
+            "phases": rlvr_phases(timed, samples), "overrides": overrides,
+            "learner_lr": [m.get("learner/lr", 0.0) for m in steps]}  # 0: a step that trained nothing
 
 
 def trl_python() -> str:

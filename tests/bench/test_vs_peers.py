@@ -59,7 +59,8 @@ def test_rlvr_does_trls_work_per_step():
     wl = vs_peers.workload_of("varied", False)
     o = vs_peers.rlvr_overrides(wl, "/m", "/d.jsonl", "/r", prompts=8, group=8, steps=11, seed=0)
     for want in ("rollout.prompts_per_step=8", "rollout.group_size=8", "rollout.max_tokens=256", "steps=11",
-                 "algorithm.filter_zero_std=false", "algorithm.active_sampling=false", "learner.mini_batches=1",
+                 "algorithm.filter_zero_std=false", "algorithm.active_sampling=false", "algorithm.overlong=none",
+                 "learner.mini_batches=1",
                  "model.path=/m", "data.source=/d.jsonl"):
         assert want in o
 
@@ -120,3 +121,4 @@ def test_quick_run_of_rlvr_and_the_bare_parts(tmp_path):
     assert gen["samples"] == 2 * 16 and gen["stopped_on_eos"] == gen["stopped"]  # vLLM keeps the EOS, as TRL does
     rlvr = next(r for r in result["runs"] if r["system"] == "rlvr")
     assert len(rlvr["step_s_all"]) == 1 + 2 and rlvr["phases"]["time/learn_s"] > 0
+    assert all(p > 0 for p in rlvr["learner_lr"])  # every step trained (no truncated response left out of the loss)
