@@ -150,7 +150,7 @@ class LearnerConfig:
     mini_batches: int = 1  # optimizer steps per rollout batch (1: on-policy, ratio == 1)
     mixed_precision: str = "bf16"  # on GPU: bf16 | fp32 params in compute; ignored on CPU
     backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | gloo | nccl
-    pack: bool = False  # RL: pack each micro-batch's sequences into rows as long as its longest (pays on varied lengths)
+    pack: bool = True  # RL: pack a micro-batch's sequences into rows as long as its longest where that saves rows (varied lengths)
     activation_checkpointing: bool = False  # recompute each decoder layer's activations in backward (less memory)
     node_resource: str = ""  # custom Ray resource the learner's nodes advertise (rlvr/placement.py); empty: any node
 

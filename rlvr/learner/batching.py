@@ -3,7 +3,7 @@
 Alignment: position j of `loss_mask`, `rollout_logp` and `old_logp` is the prediction of token
 j+1 from tokens <= j, so a response token at index i of the full sequence sits at j = i - 1.
 
-Packing (`learner.pack`, `pack_policy_batch`): the model runs on rows holding several sequences each
+Packing (`learner.pack`, `pack_policy_batch`, on by default): the model runs on rows holding several sequences each
 (position ids restart per sequence, rlvr.data.packing's block-causal mask keeps them apart), and the
 per-token log-probs are put back into the padded layout above before the loss, so everything the loss
 sees, its token normalisation included, is what it sees without packing.
@@ -119,10 +119,17 @@ def pack_policy_batch(mb: dict[str, Any], pad_id: int) -> dict[str, Any]:
     attends across sequences. `unpack_index` [B, W-1] maps each padded-layout prediction to its place in
     the rows' flattened [R, W-1] predictions (padded places point at their sequence's first one; the loss
     masks them). Every other tensor stays in the padded layout.
+
+    A micro-batch whose sequences cannot share a row (none is short enough to fit beside another) comes back as
+    it is: packing would compute the same rows in another order behind a block mask, for nothing. That is every
+    micro-batch of the default task (prompts of 37-42 tokens, responses up to 32), so `learner.pack` on by
+    default leaves it bitwise as it was.
     """
     lengths = [int(n) for n in mb["attention_mask"].sum(-1).tolist()]
     width = mb["input_ids"].shape[1]
     rows = _first_fit(lengths, width)
+    if len(rows) == len(lengths):
+        return mb
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     position_ids = torch.zeros((len(rows), width), dtype=torch.long)
     unpack = torch.zeros((len(lengths), width - 1), dtype=torch.long)

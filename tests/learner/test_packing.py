@@ -74,3 +74,22 @@ def test_packed_and_padded_give_the_same_loss_and_gradients(agg):
         assert torch.allclose(grads_b[name], g, atol=1e-5, rtol=1e-4), name
     for a, b, mb in zip(lp_a, lp_b, mbs_a):  # log-probs (probe, old and reference log-probs) in the padded layout
         assert torch.allclose(a[mb["loss_mask"]], b[mb["loss_mask"]], atol=1e-5)
+
+
+def test_a_micro_batch_whose_sequences_cannot_share_a_row_stays_padded():
+    """learner.pack is on by default: where no two sequences fit in one row (the default task's near-equal
+    lengths) the padded micro-batch is used as it is, so packing changes nothing there."""
+    g = torch.Generator().manual_seed(1)
+    samples = [Sample("p", torch.randint(1, 64, (40,), generator=g).tolist(),
+                      torch.randint(1, 64, (rlen,), generator=g).tolist(), "", [-1.0] * rlen, "stop")
+               for rlen in (32, 20, 9, 1)]  # 41..72 tokens: any two exceed the longest
+    mb = policy_tensors(samples, 0, [1.0, -1.0, 0.5, 0.0])
+    assert pack_policy_batch(mb, pad_id=0) is mb
+    shards = policy_shards(samples, [1.0, -1.0, 0.5, 0.0], 1, 4, pad_id=0, pack=True)
+    assert "unpack_index" not in shards[0][0] and shards[0][0]["input_ids"].equal(mb["input_ids"])
+
+
+def test_packing_is_on_by_default():
+    from rlvr.config import LearnerConfig
+
+    assert LearnerConfig().pack
