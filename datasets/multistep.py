@@ -25,11 +25,11 @@ How the base is made to loop and run long, as base models do (a stated stand-in,
 ``pretrain_corpus`` mixes worked problems in exactly the RL prompt's format with practice sheets of the four
 operations, and a share of the worked problems is imperfect:
 - "stuck" (STUCK_RATE): the solution is right up to a step, then writes that step's line again and again
-  (LOOP_REPEATS times) and the document ends there, mid-loop, with no answer. A model trained on it learns that
-  a repeated line is followed by the same line: sampled, it falls into a loop it never leaves and is cut at the
-  budget (CAMPO's repetition detector finds the loop; the length budget cuts it).
+  (LOOP_REPEATS times, 180-720 tokens) and the document is cut mid-line, with no answer. A model trained on it
+  learns that a repeated line is followed by the same line: sampled, it falls into a loop it rarely leaves and
+  is cut at the budget (CAMPO's repetition detector finds the loop; the length budget cuts it).
 - "runaway" (RUNAWAY_RATE): the solution does every step, then goes on with invented steps the question never
-  asked for (RUNAWAY_STEPS of them) and is cut with no answer: long, truncated, not a loop.
+  asked for (RUNAWAY_STEPS of them) and is cut mid-line with no answer: long, often truncated, not a loop.
 The clean worked problems are the rest. ``midtrain_corpus`` has clean worked problems and sheets only.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ MAX_ADDEND = 9  # add / subtract k with k in 1..MAX_ADDEND
 # operation -> relative weight when it is valid for the running value (multiply/divide by 2 less often)
 OP_WEIGHTS = {"add": 3.0, "subtract": 3.0, "multiply": 1.0, "divide": 1.0}
 STUCK_RATE = 0.2  # pretraining worked problems that fall into a loop (see the module docstring)
-LOOP_REPEATS = (3, 12)  # stuck documents repeat the line this many times (inclusive range)
+LOOP_REPEATS = (10, 40)  # stuck documents repeat the line this many times (inclusive; long, so a loop rarely ends)
 RUNAWAY_RATE = 0.15  # pretraining worked problems that run past the last step
 RUNAWAY_STEPS = (4, 14)  # invented steps written by a runaway document (inclusive range)
 PRETRAIN_MIX = {"problem": 0.75, "sheet": 0.25}
@@ -214,23 +214,35 @@ def _sheet_doc(rng: random.Random) -> dict:
     return {"text": f"{rng.choice(_SHEET_HEADERS)}:\n" + "\n".join(lines), "kind": "sheet", "flaw": ""}
 
 
+def _cut(rng: random.Random, lines: list[str]) -> str:
+    """The lines as a solution cut off inside its last line, the way a document that never ended is cut.
+
+    Never at a line's end: a flawed document that always stopped after a full line would teach the base to
+    close a loop with end-of-text (a loop that ends on its own is no longer a loop the detector sees, nor
+    truncated)."""
+    last = lines[-1]
+    # before a space: the cut-off text tokenizes as the start of the full line does (BPE pre-tokens end there),
+    # as a sampled loop cut at the budget would, so the repetition detector sees the same period
+    cut = rng.choice([i for i, ch in enumerate(last) if ch == " "])
+    return "\n" + "\n".join(lines[:-1] + [last[:cut]])
+
+
 def _problem_doc(rng: random.Random, flaws: bool) -> dict:
     start, ops = _draw_in_split(rng, "train")
     prompt = format_prompt({"question": question(start, ops)})
     lines = step_lines(start, ops)
     draw = rng.random() if flaws else 1.0
-    if draw < STUCK_RATE:  # right up to step j, then that line forever (cut mid-loop, no answer)
+    if draw < STUCK_RATE:  # right up to step j, then that line over and over (cut mid-loop, no answer)
         j = rng.randrange(len(lines))
         body = lines[:j] + [lines[j]] * rng.randint(*LOOP_REPEATS)
-        return {"text": prompt + "\n" + "\n".join(body), "kind": "problem", "flaw": "stuck", "steps": len(ops)}
+        return {"text": prompt + _cut(rng, body), "kind": "problem", "flaw": "stuck", "steps": len(ops)}
     if draw < STUCK_RATE + RUNAWAY_RATE:  # every step, then invented ones (cut, no answer)
         value, extra = values(start, ops)[-1], []
         for i in range(len(ops) + 1, len(ops) + 1 + rng.randint(*RUNAWAY_STEPS)):
             op, k = _draw_op(rng, value)
             extra.append(step_line(i, op, k, value))
             value = apply(op, value, k)
-        return {"text": prompt + "\n" + "\n".join(lines + extra), "kind": "problem", "flaw": "runaway",
-                "steps": len(ops)}
+        return {"text": prompt + _cut(rng, lines + extra), "kind": "problem", "flaw": "runaway", "steps": len(ops)}
     return {"text": prompt + solution(start, ops), "kind": "problem", "flaw": "", "steps": len(ops),
             "answer": str(values(start, ops)[-1])}
 
