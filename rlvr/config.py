@@ -201,6 +201,7 @@ class CheckpointConfig:
     every: int = 0  # save every N steps (0: off; the final HF checkpoint is separate, see save_checkpoint)
     keep_last: int = 2  # complete checkpoints kept (older ones are deleted)
     resume: str = ""  # "" (start fresh) | auto (newest complete one in the run dir, fresh if none) | a step_N path
+    node_local_dir: str = ""  # learner workers write shards here on their own node, the driver collects them ("": into the run dir)
 
 
 @dataclasses.dataclass

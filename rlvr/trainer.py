@@ -215,7 +215,7 @@ class Trainer:
             return 0
         state = self.resume_state
         assert self.resume_from is not None
-        self.learner.load_state(str(self.resume_from / "learner"))
+        self.learner.load_state(str(self.resume_from / "learner"), self.cfg.checkpoint.node_local_dir)
         restore_driver(self, state)
         self._results = dict(state["results"], run_dir=str(self.run_dir))
         if self.version > 0 and not self.cfg.rollout.skip_weight_sync:
@@ -233,7 +233,7 @@ class Trainer:
         state = driver_state(self, steps_done, self._results)
 
         def write(tmp: Path) -> None:
-            self.learner.save_state(str(tmp / "learner"))
+            self.learner.save_state(str(tmp / "learner"), self.cfg.checkpoint.node_local_dir)
             fault_point(steps_done)  # testing only: a kill with the learner written and the rest not
             save_pickle(tmp / STATE_FILE, state)
             (tmp / "config.json").write_text(json.dumps(state["config"], indent=2, default=str))

@@ -2,6 +2,9 @@
 the engine on one, the learner workers on the other (rollout.node_resource / learner.node_resource, the
 strategy in rlvr/placement.py), a few RL steps with each weight-sync transport.
 
+Checkpoints go through `checkpoint.node_local_dir`: each learner worker writes its shards in a directory of its
+own node and the driver collects them into the run dir, then ships them back to load.
+
 What it cannot prove: both "nodes" share this machine's address, filesystem and memory, so a rendezvous
 address that only resolves locally, a path only one node can read, or a firewall between nodes would all
 pass here. It proves that nothing assumes the engine and the learner share a Ray node (raylet, object
@@ -42,8 +45,11 @@ def _node_with(resource):
 def test_engine_and_learner_on_two_nodes(cluster, tmp_path, transport):
     from ray.util import placement_group_table
 
-    from rlvr.config import (DataConfig, EvalConfig, LearnerConfig, ModelConfig, RewardConfig, RolloutConfig,
-                             TrainConfig)
+    import ray
+    import torch
+
+    from rlvr.config import (CheckpointConfig, DataConfig, EvalConfig, LearnerConfig, ModelConfig, RewardConfig,
+                             RolloutConfig, TrainConfig)
     from rlvr.trainer import Trainer
     from tests.tiny import make_tiny_checkpoint
 
@@ -54,7 +60,8 @@ def test_engine_and_learner_on_two_nodes(cluster, tmp_path, transport):
         rollout=RolloutConfig(num_engines=1, prompts_per_step=2, group_size=2, max_tokens=8, max_model_len=128,
                               weight_sync=transport, sync_timeout_s=120, node_resource="rollout"),
         learner=LearnerConfig(num_workers=2, node_resource="learner"),
-        reward=RewardConfig(num_workers=1), eval=EvalConfig(max_tokens=8))
+        reward=RewardConfig(num_workers=1), eval=EvalConfig(max_tokens=8),
+        checkpoint=CheckpointConfig(every=1, node_local_dir=str(tmp_path / "node_local")))
     cfg.validate()
     run = tmp_path / "run"
     run.mkdir()
@@ -64,7 +71,21 @@ def test_engine_and_learner_on_two_nodes(cluster, tmp_path, transport):
         learner_nodes = set(placement_group_table(trainer.learner.placement)["bundles_to_node_id"].values())
         assert engine_nodes == _node_with("rollout") and learner_nodes == _node_with("learner")
         assert engine_nodes.isdisjoint(learner_nodes)
-        trainer.run()
+        trainer.run()  # saves step_1 on the way
+        before = ray.get(trainer.learner.state_dict_ref())
+        collected = trainer.save_checkpoint(2) / "learner"
+        # each checkpoint's learner shards were written on the learner's node, one directory per rank, collected
+        # into the run dir by the driver and removed there; loading ships them back to that node
+        staged = sorted(p.relative_to(tmp_path / "node_local") for p in (tmp_path / "node_local").glob("*/rank_*"))
+        assert [str(p.parent) for p in staged] == sorted(learner_nodes) * 2, staged
+        assert not any(p.is_file() for p in (tmp_path / "node_local").rglob("*"))
+        assert (run / "checkpoints" / "step_1" / "learner" / ".metadata").exists()
+        names = sorted(p.name for p in collected.iterdir())
+        assert ".metadata" in names and {"rank_0.pt", "rank_1.pt"} <= set(names), names
+        shipped = trainer.learner.load_state(str(collected), cfg.checkpoint.node_local_dir)
+        after = ray.get(trainer.learner.state_dict_ref())
+        assert all(torch.equal(before[k], after[k]) for k in before)
+        assert shipped == trainer.learner.load_state(str(collected))  # the same step count read in place
     finally:
         trainer.close()
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]

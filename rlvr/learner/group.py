@@ -1,7 +1,9 @@
 """A group of FSDP2 learner workers placed by Ray, driven in lock-step from the trainer."""
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from typing import Any
 
 import ray
@@ -100,13 +102,41 @@ class LearnerGroup:
         results = self._gather([w.save.remote(path, tokenizer_dir) for w in self.workers])
         return results[0]
 
-    def save_state(self, path: str) -> None:
-        """Every worker's model and optimizer shards, step count and RNG into directory `path` (a collective)."""
-        self._gather([w.save_state.remote(path) for w in self.workers])
+    def save_state(self, path: str, node_local_dir: str = "") -> list[str]:
+        """Every worker's model and optimizer shards, step count and RNG into directory `path` (a collective).
 
-    def load_state(self, path: str) -> int:
-        """Load `save_state`'s directory (saved by any worker count); returns the optimizer-step count."""
-        return int(self._gather([w.load_state.remote(path) for w in self.workers])[0])
+        With `node_local_dir`, each worker writes under that directory on its own node and the driver collects
+        the files into `path` (for nodes that share no filesystem with the driver). Returns the directories the
+        workers wrote (`path` itself without `node_local_dir`)."""
+        if not node_local_dir:
+            self._gather([w.save_state.remote(path) for w in self.workers])
+            return [path]
+        tag = f"save-{os.path.basename(os.path.dirname(path.rstrip('/')))}-{uuid.uuid4().hex[:8]}"
+        parts = self._gather([w.save_state_on_node.remote(node_local_dir, tag) for w in self.workers])
+        os.makedirs(path, exist_ok=True)
+        for part in parts:  # each rank's shard and state files; DCP's .metadata comes from rank 0
+            for name, data in part["files"].items():
+                target = os.path.join(path, name)
+                if os.path.exists(target):
+                    raise RuntimeError(f"checkpoint {path}: two learner ranks both wrote {name}")
+                with open(target, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+        return [part["dir"] for part in parts]
+
+    def load_state(self, path: str, node_local_dir: str = "") -> int:
+        """Load `save_state`'s directory (saved by any worker count); returns the optimizer-step count. With
+        `node_local_dir`, the driver reads the files and ships them to each worker's node (one object-store copy)."""
+        if not node_local_dir:
+            return int(self._gather([w.load_state.remote(path) for w in self.workers])[0])
+        files = {}
+        for name in sorted(os.listdir(path)):
+            with open(os.path.join(path, name), "rb") as f:
+                files[name] = f.read()
+        ref = ray.put(files)
+        tag = f"load-{uuid.uuid4().hex[:8]}"
+        return int(self._gather([w.load_state_on_node.remote(node_local_dir, tag, ref) for w in self.workers])[0])
 
     def _gather(self, refs: list[ray.ObjectRef]) -> list[Any]:
         """`ray.get` of one call per worker (refs[i] on rank i), failing fast when a worker dies: its peers

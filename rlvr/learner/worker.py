@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 import time
 from typing import Any
@@ -322,6 +323,36 @@ class LearnerWorker:
             if extra["cuda_rng"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(extra["cuda_rng"])
         return self.step_count
+
+    def save_state_on_node(self, root: str, tag: str) -> dict[str, Any]:
+        """`save_state` into this node's own directory under `root` (no shared filesystem needed), then hand the
+        files back to the driver, which collects every rank's into the checkpoint, and remove the local copy."""
+        local = self._node_dir(root, tag)
+        self.save_state(local)
+        files = {}
+        for name in sorted(os.listdir(local)):
+            with open(os.path.join(local, name), "rb") as f:
+                files[name] = f.read()
+        shutil.rmtree(local, ignore_errors=True)
+        return {"dir": local, "files": files}
+
+    def load_state_on_node(self, root: str, tag: str, files: dict[str, bytes]) -> int:
+        """`load_state` of a checkpoint the driver ships as `files`, written to this node's own directory first."""
+        local = self._node_dir(root, tag)
+        os.makedirs(local, exist_ok=True)
+        for name, data in files.items():
+            with open(os.path.join(local, name), "wb") as f:
+                f.write(data)
+        try:
+            return self.load_state(local)
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+
+    def _node_dir(self, root: str, tag: str) -> str:
+        """<root>/<Ray node id>/rank_<r>/<tag>: one directory per node and rank (ranks on one node stay apart)."""
+        import ray
+
+        return os.path.join(root, ray.get_runtime_context().get_node_id(), f"rank_{self.rank}", tag)
 
     def shutdown(self) -> None:
         if dist.is_initialized():
