@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray2")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 TIMING = ("tokens_per_s", "mfu", "elapsed_s")
 
