@@ -53,7 +53,7 @@ RESUMABLE_KEYS = ("steps", "checkpoint", "logger", "tracker", "progress", "eval.
                   "rollout.sync_timeout_s", "rollout.node_resource",
                   "learner.node_resource",
                   # numerically equivalent within float tolerance (issue 14): packing, recomputation, how LoRA reaches vLLM
-                  "learner.pack", "learner.activation_checkpointing", "model.lora.sync")
+                  "learner.pack", "learner.activation_checkpointing", "learner.compile", "model.lora.sync")
 
 
 # ------------------------------------------------------------------ directories

@@ -113,6 +113,12 @@ class LearnerWorker:
 
             model = lora.wrap(model, self.lora)
             self.lora_scaling = lora.scalings(model)
+        if self.cfg.compile:
+            from rlvr.learner.lora import decoder_layers
+
+            for layer in decoder_layers(model):
+                # The forward only: FSDP2's hooks stay eager around it and parameter names stay unchanged.
+                layer.forward = torch.compile(layer.forward)
         if self.cfg.activation_checkpointing:
             from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
 
