@@ -152,7 +152,7 @@ class LearnerConfig:
     backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | gloo | nccl
     pack: bool = True  # RL: pack a micro-batch's sequences into rows as long as its longest where that saves rows (varied lengths)
     activation_checkpointing: bool = False  # recompute each decoder layer's activations in backward (less memory)
-    compile: bool = False  # torch.compile each decoder layer's forward (pays on GPU; on CPU the compile time rarely does)
+    compile: bool = False  # torch.compile each decoder layer and the log-prob head (pays on GPU; rarely on CPU)
     node_resource: str = ""  # custom Ray resource the learner's nodes advertise (rlvr/placement.py); empty: any node
 
     def validate(self, prefix: str = "learner") -> None:

@@ -61,6 +61,33 @@ def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
+def _head(logits: torch.Tensor, targets: torch.Tensor, temperature: float,
+          entropy_grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log p of each target, entropy of each position) from raw logits [B, L, V], in float32.
+
+    One function so that `learner.compile` can fuse it: compiled, the float32 copies of the [B, L, V] logits
+    (upcast, temperature, softmax) are never written out, which at a 150k vocabulary is most of the step's
+    memory traffic on a GPU. Eager it computes what `_scaled`, `_gather_logprobs` and `entropy_from_logits` do.
+    """
+    z = logits.float()
+    if temperature != 1.0:
+        z = z / temperature
+    lse = torch.logsumexp(z, dim=-1)
+    logp = z.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse
+    zq = z if entropy_grad else z.detach()
+    entropy = (lse if entropy_grad else lse.detach()) - (torch.softmax(zq, dim=-1) * zq).sum(-1)
+    return logp, entropy
+
+
+_compiled_head: Any = None
+
+
+def compile_head() -> None:
+    """Use a torch.compile'd `_head` in this process (learner.compile: each learner worker calls it once)."""
+    global _compiled_head
+    _compiled_head = torch.compile(_head, dynamic=True)
+
+
 def _unpack(values: torch.Tensor, mb: dict[str, Any]) -> torch.Tensor:
     """Per-prediction values of packed rows [R, W-1] -> the padded layout [B, L-1] (as is when not packed)."""
     index = mb.get("unpack_index")
@@ -87,13 +114,18 @@ def agg_divisor(mb: dict[str, Any], step: PolicyStep) -> float | torch.Tensor:
 def policy_objective(model: torch.nn.Module, mb: dict[str, Any], step: PolicyStep) -> tuple[torch.Tensor, dict[str, float]]:
     """The RL policy loss (rlvr.algorithms.losses.policy_loss) on response tokens."""
     cfg = step.algorithm
-    logits = _scaled(_forward_logits(model, mb)[:, :-1], step.temperature)
-    logp = _unpack(_gather_logprobs(logits, mb["input_ids"][:, 1:]), mb)
-    if cfg.entropy_coef > 0:
-        entropy = _unpack(entropy_from_logits(logits, chunk_size=1024), mb)
+    if _compiled_head is not None:
+        logp, entropy = _compiled_head(_forward_logits(model, mb)[:, :-1], mb["input_ids"][:, 1:],
+                                       step.temperature, cfg.entropy_coef > 0)
+        logp, entropy = _unpack(logp, mb), _unpack(entropy, mb)
     else:
-        with torch.no_grad():
-            entropy = _unpack(entropy_from_logits(logits.detach(), chunk_size=1024), mb)
+        logits = _scaled(_forward_logits(model, mb)[:, :-1], step.temperature)
+        logp = _unpack(_gather_logprobs(logits, mb["input_ids"][:, 1:]), mb)
+        if cfg.entropy_coef > 0:
+            entropy = _unpack(entropy_from_logits(logits, chunk_size=1024), mb)
+        else:
+            with torch.no_grad():
+                entropy = _unpack(entropy_from_logits(logits.detach(), chunk_size=1024), mb)
     old_logp = mb.get("old_logp")
     if old_logp is None:
         old_logp = mb["rollout_logp"] if cfg.old_logprobs == "engine" else logp.detach()

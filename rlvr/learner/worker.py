@@ -119,6 +119,9 @@ class LearnerWorker:
             for layer in decoder_layers(model):
                 # The forward only: FSDP2's hooks stay eager around it and parameter names stay unchanged.
                 layer.forward = torch.compile(layer.forward)
+            from rlvr.learner.objectives import compile_head
+
+            compile_head()  # the log-prob and entropy head over the vocabulary, fused
         if self.cfg.activation_checkpointing:
             from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
 

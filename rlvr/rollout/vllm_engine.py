@@ -188,6 +188,7 @@ class VLLMEngine:
 
     def _generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
         from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
 
         engine = self.llm.llm_engine
         started = time.time()
@@ -196,6 +197,9 @@ class VLLMEngine:
         pending: dict[str, list[Sample | None]] = {}
         by_key: dict[str, GroupRequest] = {}
         live: dict[str, _Live] = {}  # request id -> the unfinished sample it samples
+        # Without in-flight updates nothing reads a sample before it ends: ask vLLM for final outputs only, as
+        # LLM.generate does (a cumulative output per request per engine step is Python work on the hot path).
+        final_only = self.cfg.inflight_updates == "off"
         for i, req in enumerate(requests):
             key = f"{req.uid}:{i}"
             by_key[key] = req
@@ -203,6 +207,8 @@ class VLLMEngine:
             for k in range(req.n):
                 rid = f"{key}#{k}"
                 params = self._sampling_params(req.max_tokens, stop)
+                if final_only:
+                    params.output_kind = RequestOutputKind.FINAL_ONLY
                 engine.add_request(rid, TokensPrompt(prompt_token_ids=req.prompt_ids), params,
                                    lora_request=self.lora_request)
                 live[rid] = _Live(key, k, Partial(list(req.prompt_ids), req.max_tokens, ((0, self.version),)))

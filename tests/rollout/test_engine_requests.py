@@ -15,8 +15,10 @@ class FakeLLMEngine:
 
     def __init__(self):
         self.waiting = []
+        self.params = []
 
     def add_request(self, request_id, prompt, params, lora_request=None):
+        self.params.append(params)
         if any(rid == request_id for rid, _ in self.waiting):
             raise ValueError(f"duplicate request id {request_id}")  # vLLM refuses these too
         self.waiting.append((request_id, prompt["prompt_token_ids"]))
@@ -31,10 +33,10 @@ class FakeLLMEngine:
             finish_reason="length", stop_reason=None)]) for rid, ids in out]
 
 
-def _engine():
+def _engine(inflight_updates="off"):
     engine = VLLMEngine.__new__(VLLMEngine)
     engine.index, engine.seed, engine.version, engine.temperature = 0, 0, 0, 1.0
-    engine.cfg = SimpleNamespace(top_p=1.0, top_k=0)
+    engine.cfg = SimpleNamespace(top_p=1.0, top_k=0, inflight_updates=inflight_updates)
     engine.special_ids = {}  # no chat-template stop tokens
     engine.lora_request = None  # no LoRA adapter served
     engine.reseeds = []
@@ -59,6 +61,18 @@ def test_the_same_prompt_twice_in_one_step_gives_two_separate_groups():
         assert [s.response_ids for s in g.samples] == [[len(g.request.prompt_ids)]] * 2
         assert all(s.max_tokens == 8 for s in g.samples)
     assert engine.reseeds == [("rlvr_reseed", (call_seed(0, 0, "groups", 10),))]
+
+
+def test_final_outputs_only_unless_inflight_updates_read_partial_ones():
+    from vllm.sampling_params import RequestOutputKind
+
+    request = GroupRequest(prompt_id="p", prompt="q", prompt_ids=[1, 2], ground_truth="1", verifier="math", step=0,
+                           n=2, max_tokens=8, uid=1)
+    for mode, kind in [("off", RequestOutputKind.FINAL_ONLY), ("keep", RequestOutputKind.CUMULATIVE),
+                       ("resubmit", RequestOutputKind.CUMULATIVE)]:
+        engine = _engine(mode)
+        engine.generate_groups([request], [], queue.Queue())
+        assert [p.output_kind for p in engine.llm.llm_engine.params] == [kind, kind], mode
 
 
 def test_call_seed_depends_only_on_the_call():
