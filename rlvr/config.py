@@ -140,7 +140,7 @@ class LearnerConfig:
     gpus_per_worker: int = 1  # GPUs per worker when GPUs exist
     cpus_per_worker: float = 1.0  # Ray CPUs reserved per worker
     threads_per_worker: int = 1  # torch intra-op threads per worker on CPU
-    lr: float = 2e-4  # AdamW learning rate (the tiny default; 1e-3 collapsed it, Olmo 3 used 1e-6 at 7B)
+    lr: float = 8e-6  # AdamW learning rate (by the README's sweep: the random control stays flat; Olmo 3: 1e-6 at 7B)
     weight_decay: float = 0.0  # AdamW weight decay
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas
     warmup_steps: int = 5  # linear warm-up steps (Adam's first steps are sign-like: full lr at once is destructive)

@@ -34,14 +34,10 @@ from rlvr.recipes.cache import resolve_start, run_cached, runner_for
 from rlvr.recipes.config import RecipeConfig, recipe_from
 from rlvr.train_app import compose, train
 
-# Values the pipeline's figures were measured with (examples/pipeline/README.md), kept so they stay comparable:
-# 8 prompts per step, and learner.lr=1e-4, chosen when the learner's default was 1e-3 (which collapsed RL-Zero
-# on these ~1M-parameter bases); the default is now 2e-4 and the choice is re-examined by the lr sweep of the
-# 'results a researcher can trust' issue.
-# 64-token budgets: the midtrained model answers with a one-line explanation (43-53 tokens), which the
-# default experiment's 32 would truncate to a score of 0 (issue 10); both RL-Zero runs use the same budgets.
-RL_DEFAULTS = ["progress=false", "rollout.prompts_per_step=8", "learner.lr=1e-4", "rollout.max_tokens=64",
-               "eval.max_tokens=64"]
+# RL-Zero runs at `rlvr train`'s defaults (steps, learning rate, batch), with 64-token budgets: the midtrained
+# model answers with a one-line explanation (43-53 tokens), which the default experiment's 32 would truncate to a
+# score of 0 (issue 10); both RL-Zero runs use the same budgets.
+RL_DEFAULTS = ["progress=false", "rollout.max_tokens=64", "eval.max_tokens=64"]
 RL_OVERRIDE = re.compile(r"^([+~]*)rl\.(.+)$")
 
 

@@ -59,7 +59,7 @@ def test_enum_values_are_checked_when_composed(override, message):
 def test_learner_defaults_are_the_only_defaults():
     # one place: the worker reads LearnerConfig fields, it has no fallbacks of its own
     cfg = compose([])
-    assert cfg.learner.lr == 2e-4 and cfg.learner.warmup_steps == 5 and cfg.algorithm.filter_on == "reward"
+    assert cfg.learner.lr == 8e-6 and cfg.steps == 150 and cfg.learner.warmup_steps == 5 and cfg.algorithm.filter_on == "reward"
 
 
 PRESETS = ["olmorl", "grpo", "dapo", "dr_grpo", "campo", "campo_released"]
