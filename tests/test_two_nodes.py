@@ -11,7 +11,9 @@ pass here. It proves that nothing assumes the engine and the learner share a Ray
 store, placement), that the FSDP rendezvous and the weight-sync group are addressed by Ray's node address,
 and that the object-store transport moves the weights between two object stores.
 """
+import contextlib
 import json
+import os
 
 import pytest
 
@@ -33,6 +35,13 @@ def cluster():
     yield c
     ray.shutdown()
     c.shutdown()
+    # cluster_utils wrote its head's address to /tmp/ray/ray_current_cluster "for convenience in unit testing":
+    # a plain ray.init() anywhere on the machine would now try to join this dead cluster
+    from ray._private.utils import get_ray_address_file, read_ray_address
+
+    if read_ray_address() == c.address:
+        with contextlib.suppress(FileNotFoundError):  # Ray may remove it too
+            os.remove(get_ray_address_file(None))
 
 
 def _node_with(resource):

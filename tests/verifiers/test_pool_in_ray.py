@@ -12,7 +12,7 @@ def test_pool_inside_a_ray_actor_times_out_a_blowup():
     # Another test in this worker process may have started Ray already: reuse it then.
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         @ray.remote(num_cpus=0)
         class Scorer:
