@@ -55,11 +55,11 @@ def main() -> None:
     cfg = Qwen2Config(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                       num_key_value_heads=kv, intermediate_size=inter, head_dim=hidden // heads,
                       tie_word_embeddings=True, max_position_embeddings=4096)
+    on_gpu = torch.cuda.is_available()
     path = args.model_dir or tempfile.mkdtemp(prefix="rlvr-learner-bench-")
     if not os.path.exists(os.path.join(path, "config.json")):
-        with torch.device("cuda" if torch.cuda.is_available() else "cpu"):  # random init is minutes on a CPU at 1.5B
+        with torch.device("cuda" if on_gpu else "cpu"):  # random init is minutes on a CPU at 1.5B
             Qwen2ForCausalLM(cfg).save_pretrained(path)
-    on_gpu = torch.cuda.is_available()
     worker = LearnerWorker(0, 1, LearnerConfig(lr=1e-5, grad_clip=1.0, warmup_steps=0,
                                                threads_per_worker=torch.get_num_threads(),
                                                activation_checkpointing=args.activation_checkpointing,

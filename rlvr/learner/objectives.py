@@ -82,10 +82,12 @@ def _head(logits: torch.Tensor, targets: torch.Tensor, temperature: float,
 _compiled_head: Any = None
 
 
-def compile_head() -> None:
-    """Use a torch.compile'd `_head` in this process (learner.compile: each learner worker calls it once)."""
+def use_compiled_head(enabled: bool) -> None:
+    """learner.compile: a torch.compile'd `_head` in this process, or the eager steps. Every learner worker sets it
+    when it builds its model, so a process that builds workers one after another (a test, a bench) never keeps an
+    earlier worker's choice."""
     global _compiled_head
-    _compiled_head = torch.compile(_head, dynamic=True)
+    _compiled_head = torch.compile(_head, dynamic=True) if enabled else None
 
 
 def _unpack(values: torch.Tensor, mb: dict[str, Any]) -> torch.Tensor:

@@ -106,6 +106,9 @@ class LearnerWorker:
         """The policy: loaded, wrapped with LoRA adapters when asked (before sharding, so FSDP2 shards the
         adapters with their layers), each decoder layer under an activation-checkpoint wrapper when asked
         (inside the FSDP unit, so the recomputation's all-gather is FSDP's own), then sharded."""
+        from rlvr.learner.lora import decoder_layers
+        from rlvr.learner.objectives import use_compiled_head
+
         model = self._load(model_path, dtype)
         self.lora_scaling: dict[str, float] = {}
         if self.lora is not None:
@@ -113,19 +116,13 @@ class LearnerWorker:
 
             model = lora.wrap(model, self.lora)
             self.lora_scaling = lora.scalings(model)
+        use_compiled_head(self.cfg.compile)  # the log-prob and entropy head over the vocabulary, fused when compiled
         if self.cfg.compile:
-            from rlvr.learner.lora import decoder_layers
-
             for layer in decoder_layers(model):
                 # The forward only: FSDP2's hooks stay eager around it and parameter names stay unchanged.
                 layer.forward = torch.compile(layer.forward)
-            from rlvr.learner.objectives import compile_head
-
-            compile_head()  # the log-prob and entropy head over the vocabulary, fused
         if self.cfg.activation_checkpointing:
             from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
-
-            from rlvr.learner.lora import decoder_layers
 
             layers = decoder_layers(model)
             for i, layer in enumerate(layers):
