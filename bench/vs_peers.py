@@ -18,7 +18,8 @@ prompts, P prompts x G samples per step, one optimizer update per batch, zero-va
 Two workloads: `varied` (make_tiny --pretrain-steps 200 --answer-len-mean 60: completions end at EOS after a
 spread of lengths, 256 new tokens allowed) and `fixed` (random init: every completion runs to the 64-token cap).
 The systems alternate (trl gen train rlvr, trl gen train rlvr, ...) and each figure is the median over rounds of
-each run's median step.
+each run's mean step (its timed steps' total time over their count: the rate samples come out at; a median step
+would flatter a run whose steps alternate short and long, as rlvr's do when generation calls overlap).
 
 Counting is the same everywhere: a sample is one completion; its tokens run up to and including the EOS that ended
 it (TRL keeps exactly those; vLLM's token ids include the EOS; neither counts the prompt).
@@ -162,7 +163,7 @@ def median(values: Sequence[float]) -> float | None:
 def summarize(runs: Sequence[dict[str, Any]], samples_per_step: int) -> dict[str, dict[str, Any]]:
     """Per workload: each system's median (over runs) of its samples/s and step seconds, and the two ratios.
 
-    A run is {"workload", "system", "step_s" (its median step or generate call), "tokens_per_sample", ...};
+    A run is {"workload", "system", "step_s" (its mean step or generate call), "tokens_per_sample", ...};
     an rlvr variant's system is its name.
     """
     out: dict[str, dict[str, Any]] = {}
@@ -257,7 +258,7 @@ def child_gen(argv: Sequence[str]) -> None:
                           for p, out in zip(prompts, outs) for o in out.outputs])
     samples = [s for call in calls for s in call]
     stopped = [s for s in samples if s["finish"] == "stop"]
-    result = {"system": "gen", "step_s": median(seconds), "seconds": seconds,
+    result = {"system": "gen", "step_s": statistics.fmean(seconds), "seconds": seconds,
               "tokens_per_sample": sum(len(s["response_ids"]) for s in samples) / len(samples),
               "stopped": len(stopped), "samples": len(samples),
               # vLLM keeps the EOS that ended a response in its token ids (TRL counts it too)
@@ -303,7 +304,8 @@ def child_train(argv: Sequence[str]) -> None:
         if c:
             seconds.append(time.perf_counter() - started)
             tokens.append(sum(len(s.prompt_ids) + len(s.response_ids) for s in samples))
-    result = {"system": "train", "step_s": median(seconds), "seconds": seconds, "threads": torch.get_num_threads(),
+    result = {"system": "train", "step_s": statistics.fmean(seconds), "seconds": seconds,
+              "threads": torch.get_num_threads(),
               "tokens_per_sample": statistics.fmean(len(s["response_ids"]) for call in calls for s in call),
               "rows": int(mb["input_ids"].shape[0]), "row_width": int(mb["input_ids"].shape[1]),
               "input_tokens_per_step": statistics.fmean(tokens)}
@@ -372,7 +374,7 @@ def run_trl(args: argparse.Namespace, wl: Workload, model: Path, tag: Path) -> d
           str(args.prompts), "--group", str(args.group), "--max-new-tokens", str(wl.max_new_tokens),
           "--threads", str(args.trl_threads), "--seed", str(args.seed), "--out", str(out)], tag.with_suffix(".log"))
     r = json.loads(out.read_text())
-    return {"step_s": r["median_step_s"], "tokens_per_sample": r["mean_response_tokens"],
+    return {"step_s": r["mean_step_s"], "tokens_per_sample": r["mean_response_tokens"],
             "generate_share": r["generate_share"], "trl_version": r["trl_version"], "step_s_all": r["step_s"]}
 
 
@@ -421,7 +423,7 @@ def run_rlvr(args: argparse.Namespace, wl: Workload, model: Path, data: Path, ta
     steps = sorted((m for m in metrics if "train/reward_mean" in m), key=lambda m: m["step"])
     timed = steps[args.rlvr_warmup:]
     samples = args.prompts * args.group
-    return {"step_s": median([m["time/step_s"] for m in timed]), "step_s_all": [m["time/step_s"] for m in steps],
+    return {"step_s": statistics.fmean(m["time/step_s"] for m in timed), "step_s_all": [m["time/step_s"] for m in steps],
             "tokens_per_sample": statistics.fmean(m["response/length_mean"] for m in timed),
             "phases": rlvr_phases(timed, samples), "overrides": overrides,
             "learner_lr": [m.get("learner/lr", 0.0) for m in steps]}  # 0: a step that trained nothing

@@ -11,6 +11,11 @@ With in-flight updates an engine is a threaded Ray actor, so a weight update can
   were issued: weight updates apply in issue order, and a call issued after a weight update runs on those
   weights or newer (the lookahead's staleness bound rests on this), while a weight update may overtake
   generation that has not started yet (it only makes that generation fresher).
+* a generating call whose turn comes while another generating loop runs may join that loop instead of
+  waiting for it to end (`join`): its requests are added between two engine steps and sampled alongside the
+  running ones, so the long tail of one step's responses shares its engine steps with the next step's
+  (continuous batching across calls). One call's thread at a time steps vLLM (the engine's wheel, handed on
+  when that call's own requests are done); each call returns when its own are; the last to leave ends the loop.
 
 `keep` continues running requests on the new weights with their KV cache; `resubmit` aborts them and adds
 each again with its tokens so far appended to the prompt and the rest of its budget (a partial rollout): the
@@ -70,6 +75,8 @@ class Gate:
         self.weights_done = weights_done  # weight updates applied (lane "weights")
         self.uses_started = uses_started  # vLLM-driving calls started (lane "use")
         self.busy = ""  # "" | "loop" (a generating loop takes updates between steps) | "exclusive"
+        self.loopers = 0  # calls in the generating loop (more than one when calls joined it)
+        self.joinable = False  # the running loop takes further generating calls (until its last looper leaves)
         self._mailbox: list[_Job] = []
 
     def _turn(self, ticket: Ticket | None) -> bool:
@@ -80,19 +87,35 @@ class Gate:
         return self.uses_started == ticket.seq and self.weights_done >= ticket.after
 
     @contextlib.contextmanager
-    def use(self, ticket: Ticket | None, loop: bool = False) -> Iterator[None]:
-        """Hold vLLM for a call; `loop`: the call runs `between_steps` and takes weight updates meanwhile."""
+    def use(self, ticket: Ticket | None, loop: bool = False, join: bool = False) -> Iterator[bool]:
+        """Hold vLLM for a call; `loop`: the call runs `between_steps` and takes weight updates meanwhile;
+        `join` (with `loop`): in its turn, enter a generating loop that is already running instead of waiting
+        for it to end. Yields whether it joined one (the engine then lets one call's thread step vLLM at a time)."""
+        join = join and loop
         with self._cv:
-            self._cv.wait_for(lambda: not self.busy and self._turn(ticket))
-            self.busy = "loop" if loop else "exclusive"
+            self._cv.wait_for(lambda: (not self.busy or (join and self.busy == "loop" and self.joinable))
+                              and self._turn(ticket))
+            joined = bool(self.busy)
+            if not joined:
+                self.busy = "loop" if loop else "exclusive"
+                self.joinable = join
+            if loop:
+                self.loopers += 1
             if ticket is not None:
                 self.uses_started += 1
             self._cv.notify_all()
         try:
-            yield
+            yield joined
         finally:
-            # updates handed over after the last step still run, so no update call waits forever
-            while True:
+            with self._cv:
+                if loop:
+                    self.loopers -= 1
+                last = not loop or self.loopers == 0
+                if last:
+                    self.joinable = False  # no call joins a loop that is draining its last updates
+            # updates handed over after the last step still run, so no update call waits forever; only the last
+            # looper runs them (another still stepping vLLM would race them)
+            while last:
                 self.between_steps()
                 with self._cv:
                     if not self._mailbox:

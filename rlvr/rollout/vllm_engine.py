@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import threading
 import time
 from typing import Callable, Sequence
 from typing import Any
@@ -86,10 +87,26 @@ class _Live:
     key: str
     k: int
     partial: Partial
+    call: "_Call"
     last: Any = None
 
     def generated(self) -> int:
         return len(self.partial.tokens) + (len(self.last.token_ids) if self.last is not None else 0)
+
+
+@dataclasses.dataclass
+class _Call:
+    """One generate_groups call: its requests by group key, the samples finished so far and its counters."""
+
+    by_key: dict[str, GroupRequest]
+    pending: dict[str, list[Sample | None]]
+    stop: list[str]
+    out_queue: Any
+    open: int = 0  # samples (or scored sequences) not finished yet
+    scores: list[list[float] | None] | None = None  # a score call's log-probs, by sequence
+    generated: int = 0
+    groups: int = 0
+    switched: int = 0
 
 
 class VLLMEngine:
@@ -116,6 +133,15 @@ class VLLMEngine:
         self.steps = 0  # engine steps taken by generate_groups calls (steps_taken)
         self.temperature = cfg.temperature
         self.lora_request: Any = None  # the adapter every request runs with (adapter sync only)
+        # The generating loop, shared by the calls in it (several when calls joined it): unfinished samples by
+        # request id, calls whose requests wait to be added, and the call whose thread steps vLLM now (the only
+        # thread that touches vLLM; when its own samples are done it hands the wheel to another call's thread).
+        self.live: dict[str, _Live] = {}
+        self.inbox: list[tuple[_Call, Callable[[], None]]] = []  # a call and what adds its requests
+        self.scoring: dict[str, tuple[_Call, int, list[int], int]] = {}  # a score call's requests in the loop
+        self.score_calls = 0
+        self.driver: _Call | None = None
+        self.loop_cv = threading.Condition()
         self.lora_dir = ""
         kwargs: dict[str, Any] = dict(
             model=model_path,
@@ -181,74 +207,127 @@ class VLLMEngine:
 
         Requests are keyed by their position in this call, not by (step, prompt id): the same prompt may be
         drawn twice in one step, and its two groups must stay apart. With in-flight updates, new weights are
-        taken between two engine steps (rlvr.rollout.inflight); each sample records the versions it used.
+        taken between two engine steps (rlvr.rollout.inflight), each sample records the versions it used, and a
+        call whose turn comes while another call's loop runs joins that loop (continuous batching across steps:
+        the next step's requests fill the engine steps that the last long responses would run nearly empty).
         """
-        with self.gate.use(ticket, loop=True):
-            return self._generate_groups(requests, stop, out_queue)
+        join = self.cfg.inflight_updates != "off"
+        with self.gate.use(ticket, loop=True, join=join) as joined:
+            return self._generate_groups(requests, stop, out_queue, reseed=not joined)
 
-    def _generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any) -> dict[str, float]:
+    def _generate_groups(self, requests: list[GroupRequest], stop: list[str], out_queue: Any,
+                         reseed: bool = True) -> dict[str, float]:
+        started = time.time()
+        call = _Call(by_key={}, pending={}, stop=stop, out_queue=out_queue, open=sum(r.n for r in requests))
+
+        def add() -> None:
+            # A joined call does not reseed: the loop's other requests are sampling from the same generator.
+            if reseed:
+                self._reseed("groups", min(r.uid for r in requests))
+            self._add_requests(call, requests)
+
+        self._run(call, add)
+        seconds = time.time() - started
+        return {"tokens": float(call.generated), "seconds": seconds, "groups": float(call.groups),
+                "switched": float(call.switched)}
+
+    def _run(self, call: _Call, add: Callable[[], None]) -> None:
+        """Enter `call` into the generating loop (the driver runs `add` between two steps) and return when its
+        samples are done, stepping vLLM whenever no other call's thread does."""
+        if call.open:
+            with self.loop_cv:
+                self.inbox.append((call, add))
+        while self._take_the_wheel(call):
+            try:
+                while call.open:
+                    self._step()
+                if self.prefix_stale and not self.live and not self.scoring:
+                    self._reset_prefix_cache()  # keep: the cache could not be reset while requests ran
+            finally:
+                with self.loop_cv:
+                    self.driver = None
+                    self.loop_cv.notify_all()
+
+    def _take_the_wheel(self, call: _Call) -> bool:
+        """Wait until `call`'s samples are all done (False) or no thread steps vLLM (True: this one does now)."""
+        with self.loop_cv:
+            self.loop_cv.wait_for(lambda: not call.open or self.driver is None)
+            if not call.open:
+                return False
+            self.driver = call
+            return True
+
+    def _admit(self) -> None:
+        """Add the requests of the calls that entered the loop since the last step (the driver's thread)."""
+        with self.loop_cv:
+            entering, self.inbox = self.inbox, []
+        for _, add in entering:
+            add()
+
+    def _add_requests(self, call: _Call, requests: list[GroupRequest]) -> None:
         from vllm.inputs import TokensPrompt
         from vllm.sampling_params import RequestOutputKind
 
         engine = self.llm.llm_engine
-        started = time.time()
-        if requests:
-            self._reseed("groups", min(r.uid for r in requests))
-        pending: dict[str, list[Sample | None]] = {}
-        by_key: dict[str, GroupRequest] = {}
-        live: dict[str, _Live] = {}  # request id -> the unfinished sample it samples
         # Without in-flight updates nothing reads a sample before it ends: ask vLLM for final outputs only, as
         # LLM.generate does (a cumulative output per request per engine step is Python work on the hot path).
         final_only = self.cfg.inflight_updates == "off"
         for i, req in enumerate(requests):
-            key = f"{req.uid}:{i}"
-            by_key[key] = req
-            pending[key] = [None] * req.n
+            key = f"{req.uid}:{i}"  # uids are unique in a run, so calls in one loop never share a key
+            call.by_key[key] = req
+            call.pending[key] = [None] * req.n
             for k in range(req.n):
                 rid = f"{key}#{k}"
-                params = self._sampling_params(req.max_tokens, stop)
+                params = self._sampling_params(req.max_tokens, call.stop)
                 if final_only:
                     params.output_kind = RequestOutputKind.FINAL_ONLY
                 engine.add_request(rid, TokensPrompt(prompt_token_ids=req.prompt_ids), params,
                                    lora_request=self.lora_request)
-                live[rid] = _Live(key, k, Partial(list(req.prompt_ids), req.max_tokens, ((0, self.version),)))
-        generated = 0
-        groups = 0
-        switched = 0
-        while engine.has_unfinished_requests():
-            before = self.version
-            self.gate.between_steps()  # in-flight weight updates land here, between two forward passes
-            if self.version != before:
-                live = self._switch(live, stop)
-            outs = engine.step()
-            self.steps += 1
-            for out in outs:
-                item = live.get(out.request_id)
-                if item is None:  # an aborted piece's last word
-                    continue
-                item.last = out.outputs[0]
-                if not out.finished:
-                    continue
-                del live[out.request_id]
-                req = by_key[item.key]
-                sample = self._finish(item, req, stop)
-                switched += sample.switched
-                pending[item.key][item.k] = sample
-                generated += len(sample.response_ids)
-                if all(s is not None for s in pending[item.key]):
-                    samples = [s for s in pending.pop(item.key) if s is not None]
-                    out_queue.put(Group(request=req, samples=samples, version=oldest_version(samples, self.version)))
-                    groups += 1
-        if self.prefix_stale:  # keep: the prefix cache could not be reset while requests ran
-            self._reset_prefix_cache()
-        seconds = time.time() - started
-        return {"tokens": float(generated), "seconds": seconds, "groups": float(groups), "switched": float(switched)}
+                self.live[rid] = _Live(key, k, Partial(list(req.prompt_ids), req.max_tokens, ((0, self.version),)),
+                                       call)
+
+    def _step(self) -> None:
+        """One engine step (the driver's thread): in-flight updates and entering calls first, then route what
+        finished to its call."""
+        before = self.version
+        self.gate.between_steps()  # in-flight weight updates land here, between two forward passes
+        self._admit()
+        if self.version != before:
+            self.live = self._switch(self.live)
+        outs = self.llm.llm_engine.step()
+        self.steps += 1
+        for out in outs:
+            if out.request_id in self.scoring:
+                if out.finished:
+                    self._scored(out)
+                continue
+            item = self.live.get(out.request_id)
+            if item is None:  # an aborted piece's last word
+                continue
+            item.last = out.outputs[0]
+            if not out.finished:
+                continue
+            del self.live[out.request_id]
+            call = item.call
+            req = call.by_key[item.key]
+            sample = self._finish(item, req, call.stop)
+            call.switched += sample.switched
+            call.pending[item.key][item.k] = sample
+            call.generated += len(sample.response_ids)
+            call.open -= 1
+            if not call.open and call is not self.driver:
+                with self.loop_cv:  # its thread waits for this
+                    self.loop_cv.notify_all()
+            if all(s is not None for s in call.pending[item.key]):
+                samples = [s for s in call.pending.pop(item.key) if s is not None]
+                call.out_queue.put(Group(request=req, samples=samples, version=oldest_version(samples, self.version)))
+                call.groups += 1
 
     def steps_taken(self) -> int:
         """Engine steps generate_groups has taken so far (reads a counter, never vLLM: safe while it generates)."""
         return self.steps
 
-    def _switch(self, live: dict[str, _Live], stop: list[str]) -> dict[str, _Live]:
+    def _switch(self, live: dict[str, _Live]) -> dict[str, _Live]:
         """The weights changed between two steps: record the switch on every unfinished sample; `resubmit`:
         abort their requests and add each again from its tokens so far, with fresh KV under the new weights."""
         from vllm.inputs import TokensPrompt
@@ -270,8 +349,8 @@ class VLLMEngine:
             item.last = None
             prompt, budget = item.partial.continuation()
             new_rid = f"{item.key}#{item.k}~{item.partial.pieces}"
-            engine.add_request(new_rid, TokensPrompt(prompt_token_ids=prompt), self._sampling_params(budget, stop),
-                               lora_request=self.lora_request)
+            engine.add_request(new_rid, TokensPrompt(prompt_token_ids=prompt),
+                               self._sampling_params(budget, item.call.stop), lora_request=self.lora_request)
             again[new_rid] = item
         return again
 
@@ -417,16 +496,53 @@ class VLLMEngine:
         self.lora_request, self.lora_dir = request, path
 
     def score(self, sequences: list[tuple[list[int], int]], ticket: Ticket | None = None) -> list[list[float]]:
-        """vLLM's log-prob of each token after `prompt_len` in each (token_ids, prompt_len)."""
+        """vLLM's log-prob of each token after `prompt_len` in each (token_ids, prompt_len).
+
+        With `inflight_updates=keep` the sequences are scored inside the generating loop (one prefill among the
+        running requests, on the weights of their turn) rather than after it ends, so the log-prob probe after
+        each sync does not hold back the next step's generation from joining the loop."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0)
-        with self.gate.use(ticket):
+        in_loop = self.cfg.inflight_updates == "keep"
+        with self.gate.use(ticket, loop=in_loop, join=in_loop):
+            if in_loop:
+                return self._score_in_loop(sequences, params)
             outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences], params,
                                      use_tqdm=False, lora_request=self.lora_request)
-        result = []
-        for (ids, plen), out in zip(sequences, outs):
-            plps = out.prompt_logprobs
-            result.append([float(plps[j][ids[j]].logprob) for j in range(plen, len(ids))])
-        return result
+        return [_prompt_logprobs(out.prompt_logprobs, ids, plen) for (ids, plen), out in zip(sequences, outs)]
+
+    def _score_in_loop(self, sequences: list[tuple[list[int], int]], params: Any) -> list[list[float]]:
+        from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        params.output_kind = RequestOutputKind.FINAL_ONLY
+        call = _Call(by_key={}, pending={}, stop=[], out_queue=None, open=len(sequences),
+                     scores=[None] * len(sequences))
+        self.score_calls += 1
+        tag = self.score_calls
+
+        def add() -> None:
+            for j, (ids, plen) in enumerate(sequences):
+                rid = f"score{tag}:{j}"
+                self.llm.llm_engine.add_request(rid, TokensPrompt(prompt_token_ids=ids), params,
+                                                lora_request=self.lora_request)
+                self.scoring[rid] = (call, j, ids, plen)
+
+        self._run(call, add)
+        return [s if s is not None else [] for s in call.scores or []]
+
+    def _scored(self, out: Any) -> None:
+        call, j, ids, plen = self.scoring.pop(out.request_id)
+        assert call.scores is not None
+        call.scores[j] = _prompt_logprobs(out.prompt_logprobs, ids, plen)
+        call.open -= 1
+        if not call.open and call is not self.driver:
+            with self.loop_cv:
+                self.loop_cv.notify_all()
+
+
+def _prompt_logprobs(plps: Any, ids: list[int], plen: int) -> list[float]:
+    """The log-probs of `ids[plen:]` from vLLM's prompt log-probs (one dict per prompt position)."""
+    return [float(plps[j][ids[j]].logprob) for j in range(plen, len(ids))]

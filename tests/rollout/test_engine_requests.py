@@ -3,6 +3,8 @@ the real engine runs in tests/test_end_to_end.py)."""
 from __future__ import annotations
 
 import queue
+import threading
+import time
 from types import SimpleNamespace
 
 from rlvr.rollout.inflight import Gate
@@ -41,6 +43,8 @@ def _engine(inflight_updates="off"):
     engine.lora_request = None  # no LoRA adapter served
     engine.reseeds = []
     engine.gate, engine.prefix_stale, engine.steps = Gate(), False, 0  # what __init__ sets besides vLLM
+    engine.live, engine.inbox, engine.driver, engine.loop_cv = {}, [], None, threading.Condition()
+    engine.scoring, engine.score_calls = {}, 0
     engine.llm = SimpleNamespace(llm_engine=FakeLLMEngine(),
                                  collective_rpc=lambda name, args: engine.reseeds.append((name, args)))
     return engine
@@ -193,3 +197,48 @@ def test_keep_records_the_switch_without_resubmitting():
     (s,) = _one_sample(engine, 30, ["Answer"]).samples
     assert engine.llm.llm_engine.aborted == []
     assert s.response_text == "x = 4. " and s.versions == ((0, 0), (5, 1)) and s.finish_reason == "stop"
+
+
+def test_a_call_arriving_mid_loop_joins_it_and_returns_when_its_own_samples_are_done():
+    """In-flight mode: call B, issued while call A's loop runs, is sampled in A's engine steps (continuous
+    batching across steps) and its group is out long before A's; with in-flight updates off B waits for A's end."""
+
+    class StepStampedQueue(queue.Queue):  # records the engine step at which each group came out
+        def put(self, item, *args, **kwargs):
+            super().put((engine.llm.llm_engine.steps, item), *args, **kwargs)
+
+    for mode, joins in (("keep", True), ("off", False)):
+        engine = _scripted(mode, switch_at=-1)
+        engine.reseeds = []
+        engine.llm.collective_rpc = lambda name, args: engine.reseeds.append(args)
+        returned = {}
+
+        def call(name, uid, max_tokens):
+            out = StepStampedQueue()
+            req = GroupRequest(prompt_id=name, prompt="q", prompt_ids=[1, 2], ground_truth="4", verifier="math",
+                               step=uid, n=2, max_tokens=max_tokens, uid=uid)
+            stats = engine.generate_groups([req], [], out)
+            returned[name] = (stats, *out.get_nowait())
+
+        started = []
+
+        def on_step(step):
+            if step == 5:
+                started.append(threading.Thread(target=call, args=("B", 1, 8)))
+                started[0].start()
+                time.sleep(0.05)  # B reaches the gate (and in keep mode joins) while A's step 5 runs
+
+        engine.llm.llm_engine.on_step = on_step
+        call("A", 0, 30)
+        started[0].join(5)
+        a_stats, a_step, a_group = returned["A"]
+        b_stats, b_step, b_group = returned["B"]
+        assert [len(s.response_ids) for s in a_group.samples] == [30, 30] and a_stats["tokens"] == 60
+        assert [len(s.response_ids) for s in b_group.samples] == [8, 8] and b_stats["tokens"] == 16
+        assert "".join(map(chr, b_group.samples[0].response_ids)) == SCRIPT[:8]
+        if joins:
+            assert (a_step, b_step) == (30, 13)  # B's 8 tokens rode along A's steps 6-13
+            assert len(engine.reseeds) == 1  # a joined call does not reseed the generator A samples from
+        else:
+            assert (a_step, b_step) == (30, 38) and len(engine.reseeds) == 2
+        assert engine.gate.busy == "" and engine.gate.loopers == 0 and not engine.live and not engine.inbox

@@ -144,3 +144,40 @@ def test_weights_switch_in_flight(stack, transport):
         engine_lps = ray.get(engines._call(i, "score", seqs), timeout=TIMEOUT_S)
         gap = max(abs(a - b) for e, l in zip(engine_lps, learner_lps[:2]) for a, b in zip(e, l))
         assert gap < 1e-3, (i, gap)
+
+
+def test_calls_issued_mid_generation_join_its_loop(stack):
+    """A short generate call issued while a long one runs is sampled in the long call's engine steps, so its group
+    comes out first (continuous batching across calls). The log-prob probe (`score`) joins the loop under `keep`,
+    returning while the long call still runs, with the values an idle engine gives; under `resubmit` it waits for
+    the loop to end (a resubmission resets the prefix cache, which a running prefill would hold)."""
+    import dataclasses
+
+    import ray
+    from ray.util.queue import Queue
+
+    mode, path, engines, _, _, _ = stack
+    q = Queue()
+    long_reqs = _requests(path, 4, 140, ["Question: 12 + 30"])
+    short_reqs = [dataclasses.replace(r, uid=100) for r in _requests(path, 2, 4, ["Ava has 2"])]
+    seqs = [(list(r.prompt_ids) + [5, 6, 7, 8], len(r.prompt_ids)) for r in long_reqs + short_reqs]
+    first = ray.get(engines.engines[0].steps_taken.remote(), timeout=TIMEOUT_S)
+    long_refs = engines.dispatch(long_reqs, [], q)  # one request each: both calls go to engine 0
+    deadline = time.time() + TIMEOUT_S
+    while ray.get(engines.engines[0].steps_taken.remote(), timeout=TIMEOUT_S) < first + 4:
+        assert time.time() < deadline, "generation never started"
+        time.sleep(0.01)
+    short_refs = engines.dispatch(short_reqs, [], q)
+    score_ref = engines.score(seqs)
+    out_first = q.get(timeout=TIMEOUT_S)
+    assert out_first.request.uid == 100, "the short call waited for the long one instead of joining its loop"
+    scores = ray.get(score_ref, timeout=TIMEOUT_S)
+    long_done = bool(ray.wait(long_refs, timeout=0)[0])
+    assert long_done == (mode == "resubmit"), (mode, long_done)
+    (long_group,), (long_stats,) = _groups(engines, q, long_refs, 1)
+    (short_stats,) = ray.get(short_refs, timeout=TIMEOUT_S)
+    assert short_stats["tokens"] == sum(len(s.response_ids) for s in out_first.samples) > 0
+    assert long_stats["tokens"] == sum(len(s.response_ids) for s in long_group.samples) > 0
+    idle = ray.get(engines.score(seqs), timeout=TIMEOUT_S)
+    assert [len(s) for s in scores] == [4, 4]
+    assert max(abs(a - b) for s, t in zip(scores, idle) for a, b in zip(s, t)) < 1e-4

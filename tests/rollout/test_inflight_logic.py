@@ -122,6 +122,73 @@ def test_a_failing_update_raises_in_the_update_call_and_the_loop_goes_on():
     assert len(steps) > n  # the loop kept stepping
 
 
+def test_a_generating_call_joins_the_running_loop_once_its_weights_landed_in_flight():
+    """Issued: use0 (a loop), weights0, use1 (after weights0, joinable), use2 (exclusive, an evaluation). use1
+    joins use0's loop as soon as weights0 ran between two of its steps; use2 waits until both have left."""
+    gate = Gate()
+    log = []
+    leave0 = threading.Event()
+
+    def loop0():
+        with gate.use(Ticket("use", 0), loop=True, join=True) as joined:
+            log.append(("use0 in", joined))
+            while not leave0.is_set():
+                gate.between_steps()
+                time.sleep(0.002)
+        log.append(("use0 out",))
+
+    def use1():
+        with gate.use(Ticket("use", 1, after=1), loop=True, join=True) as joined:
+            log.append(("use1 in", joined, gate.weights_done))
+            leave0.set()  # the loop's first caller leaves; use1 still holds the loop
+            time.sleep(0.05)
+            log.append(("use1 out", gate.busy))
+
+    def use2():
+        with gate.use(Ticket("use", 2, after=1)):
+            log.append(("use2 in", gate.busy, gate.loopers))
+
+    threads = [_run(use2), _run(use1), _run(loop0)]
+    while not log:
+        time.sleep(0.001)
+    assert log == [("use0 in", False)]  # use1 cannot join before the weights it was issued after
+    gate.weights(Ticket("weights", 0), lambda: log.append(("load",)))
+    for t in threads:
+        t.join(5)
+    assert [e[0] for e in log] == ["use0 in", "load", "use1 in", "use0 out", "use1 out", "use2 in"]
+    assert log[2] == ("use1 in", True, 1)  # joined the running loop, on the new weights
+    assert log[4] == ("use1 out", "loop")  # the loop ran on after its first caller left
+    assert log[5] == ("use2 in", "exclusive", 0)  # the evaluation never shares the loop
+    assert gate.busy == "" and gate.loopers == 0 and gate.uses_started == 3
+
+
+def test_a_loop_started_without_join_makes_a_joining_call_wait_for_its_end():
+    gate = Gate()
+    log = []
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def loop0():
+        with gate.use(None, loop=True):  # in-flight updates off: nothing joins this loop
+            inside.set()
+            leave.wait(5)
+            log.append("use0 out")
+
+    def use1():
+        with gate.use(None, loop=True, join=True) as joined:
+            log.append(("use1 in", joined))
+
+    t = _run(loop0)
+    inside.wait(5)
+    t1 = _run(use1)
+    time.sleep(0.05)
+    assert log == [] and gate.loopers == 1
+    leave.set()
+    t.join(5)
+    t1.join(5)
+    assert log == ["use0 out", ("use1 in", False)] and gate.busy == "" and gate.loopers == 0
+
+
 def test_record_switch():
     v = ((0, 3),)
     assert record_switch(v, 5, 4, fresh_kv=False) == ((0, 3), (5, 4))
