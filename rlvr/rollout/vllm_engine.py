@@ -314,10 +314,7 @@ class VLLMEngine:
             call.switched += sample.switched
             call.pending[item.key][item.k] = sample
             call.generated += len(sample.response_ids)
-            call.open -= 1
-            if not call.open and call is not self.driver:
-                with self.loop_cv:  # its thread waits for this
-                    self.loop_cv.notify_all()
+            self._one_done(call)
             if all(s is not None for s in call.pending[item.key]):
                 samples = [s for s in call.pending.pop(item.key) if s is not None]
                 call.out_queue.put(Group(request=req, samples=samples, version=oldest_version(samples, self.version)))
@@ -537,6 +534,11 @@ class VLLMEngine:
         call, j, ids, plen = self.scoring.pop(out.request_id)
         assert call.scores is not None
         call.scores[j] = _prompt_logprobs(out.prompt_logprobs, ids, plen)
+        self._one_done(call)
+
+    def _one_done(self, call: _Call) -> None:
+        """One of `call`'s samples (or scored sequences) is done; when it was the last, wake the call's thread,
+        which waits for this unless it is the one stepping vLLM."""
         call.open -= 1
         if not call.open and call is not self.driver:
             with self.loop_cv:
