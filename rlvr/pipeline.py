@@ -67,7 +67,10 @@ def _stage(cfg: RecipeConfig, fresh_dir: Path | None) -> dict[str, Any]:
 
 
 def _rl(model_path: str, overrides: list[str], run_dir: Path) -> dict[str, Any]:
-    cfg = compose(RL_DEFAULTS + overrides + [f"model.path={model_path}", f"output_dir={run_dir}"])
+    cfg = compose(RL_DEFAULTS + overrides)
+    # Set on the config, not written as overrides: a multirun job's directory is named after its overrides
+    # (`0_rl.seed=0`), and a path with '=' in it is not a valid override value.
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, path=model_path), output_dir=str(run_dir))
     return train(cfg, run_dir)
 
 

@@ -108,3 +108,18 @@ def test_tiny_pipeline_twice_gives_the_same_stages_and_metrics(tmp_path):
         metrics = _untimed_lines(a / run / "metrics.jsonl")
         assert sum("train/reward_mean" in m for m in metrics) == 2, run
         assert metrics == _untimed_lines(b / run / "metrics.jsonl"), run
+
+
+def test_rl_runs_in_a_multirun_job_directory_named_after_its_overrides(tmp_path, monkeypatch):
+    """`rlvr pipeline -m rl.seed=0,1` names each job's directory after its overrides (`0_rl.seed=0`); the RL
+    stage's checkpoint path and run directory sit under it, and a path with '=' must not be parsed as an
+    override (it was: "mismatched input '='", after the base and midtraining had been built)."""
+    import rlvr.pipeline as pipeline
+
+    seen = {}
+    monkeypatch.setattr(pipeline, "train", lambda cfg, run_dir: seen.update(cfg=cfg, run_dir=run_dir) or {})
+    job = tmp_path / "0_rl.seed=0"
+    pipeline._rl(str(job / "midtrain" / "final"), ["seed=3", "model.path=/ignored"], job / "rl_zero_from_base")
+    cfg = seen["cfg"]
+    assert cfg.model.path == str(job / "midtrain" / "final") and cfg.output_dir == str(job / "rl_zero_from_base")
+    assert cfg.seed == 3 and cfg.rollout.max_tokens == 64  # the user's override and the pipeline's RL default
